@@ -1,0 +1,214 @@
+"""The `zhnlp` command line: a thin Typer layer over the library.
+
+Each command parses its options, calls one importable library function that returns data, and
+formats the result: results on stdout, progress and messages on stderr. A ZhnlpError becomes a
+one-line message with its fix and exit code 1 (2 for bad options); Ctrl-C exits 1 and leaves no
+partial output. Library modules are imported inside the commands so that `zhnlp --help` and the
+commands that need no neural model start fast and never import torch.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="zhnlp",
+    help="zhnlp: Chinese NLP from raw text. Word discovery, segmentation and more.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"  fix: {hint}", err=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(command):
+    """Turn ZhnlpError, OSError and Ctrl-C into a message on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from zhnlp.errors import ZhnlpError
+
+        try:
+            return command(*args, **kwargs)
+        except ZhnlpError as exc:
+            fail(exc.message, exc.hint, exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", "nothing was written; run the command again")
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
+            raise typer.Exit(0)
+        except MemoryError as exc:
+            fail(f"out of memory{': ' + str(exc) if str(exc) else ''}",
+                 "lower --max-ngrams or --workers, or free memory")
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
+                 "check the path and its permissions")
+
+    return wrapper
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from zhnlp import __version__
+
+        typer.echo(f"zhnlp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    """zhnlp: Chinese NLP from raw text."""
+
+
+# --------------------------------------------------------------------------------------------- info
+@app.command()
+@handle_errors
+def info(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show the version, whether the compiled kernels are in use, torch and CUDA, and model folders."""
+    from zhnlp.info import environment_info
+
+    data = environment_info()
+    if json_output:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = "\n  ".join([""] + value)
+        typer.echo(f"{key}: {value}")
+
+
+# --------------------------------------------------------------------------------------------- words
+class LexiconFormat(str, Enum):
+    tsv = "tsv"
+    jieba = "jieba"
+    json = "json"
+    jsonl = "jsonl"
+
+
+InputsArg = Annotated[list[str], typer.Argument(help="Text files, folders of .txt files, or - for stdin.",
+                                                show_default=False)]
+OutputOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of stdout.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the output if it exists.")]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Input encoding, e.g. utf-8, gb18030, big5.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
+
+
+@app.command("discover-words")
+@handle_errors
+def discover_words_command(
+    inputs: InputsArg,
+    output: OutputOpt = None,
+    fmt: Annotated[LexiconFormat, typer.Option("--format", "-f", help="tsv: word, count, score; jieba: a "
+                                               "jieba user dictionary; json; jsonl.")] = LexiconFormat.tsv,
+    force: ForceOpt = False,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")] = 8,
+    max_len: Annotated[int, typer.Option("--max-len", min=1, max=8, help="Longest word, in characters.")] = 6,
+    min_pmi: Annotated[float, typer.Option("--min-pmi", min=0.0, help="Cohesion per link, in nats: an "
+                                           "n-gram's weakest split needs min_pmi*(n-1).")] = 1.0,
+    redundancy: Annotated[float, typer.Option("--redundancy", help="Keep a word when ln(p(w)/prod p(parts)) "
+                                              "exceeds this (eq. 2.17 gives 1).")] = 3.0,
+    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Re-segment with the lexicon and "
+                                            "recount this many times in all.")] = 1,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Only the N most frequent words.")] = None,
+    min_length: Annotated[int, typer.Option("--min-length", min=1, help="Only words of at least this many "
+                                            "characters (2 hides single characters).")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Counting threads (0: one per core).")] = 0,
+    max_ngrams: Annotated[int, typer.Option("--max-ngrams", min=0, help="Distinct n-grams held in memory "
+                                            "before the rarest are pruned (about 24 bytes each; 0: no "
+                                            "limit).")] = 60_000_000,
+    encoding: EncodingOpt = "utf-8",
+    quiet: QuietOpt = False,
+) -> None:
+    """Find the words of a Chinese corpus with no dictionary (minimum-entropy word discovery).
+
+    Prints word<TAB>count<TAB>score, most frequent first. Example:
+
+        zhnlp discover-words corpus.txt --top 20
+    """
+    import time
+
+    from zhnlp.discovery import DiscoveryConfig, discover_words
+    from zhnlp.textio import atomic_output
+
+    config = DiscoveryConfig(min_count=min_count, min_pmi=min_pmi, max_len=max_len, redundancy=redundancy,
+                             iterations=iterations, workers=workers, max_ngrams=max_ngrams)
+    _check_output(output, force)
+    start = time.perf_counter()
+    lexicon = discover_words(inputs, config, encoding=encoding, show_progress=not quiet)
+    with atomic_output(output, force=force) as handle:
+        lexicon.write(handle, fmt.value, top=top, min_length=min_length)
+    if not quiet:
+        stats = lexicon.stats
+        pruned = f"; n-grams seen fewer than {stats['pruned_below']} times were pruned" if stats["pruned_below"] else ""
+        typer.echo(f"{len(lexicon)} words from {stats['chars']:,} chars in {time.perf_counter() - start:.1f} s"
+                   f"{pruned}" + (f"; written to {output}" if output else ""), err=True)
+
+
+def _check_output(output: Path | None, force: bool) -> None:
+    """Fail before a long job, not after it, when the output cannot be written."""
+    if output is None or str(output) == "-":
+        return
+    from zhnlp.errors import OutputError
+
+    if output.is_dir():
+        raise OutputError(f"output {output} is a folder", "give a file name with -o")
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {output.parent}",
+                          f"create it first: mkdir -p {output.parent}")
+    if output.exists() and not force:
+        raise OutputError(f"output exists: {output}", "add --force to overwrite it")
+
+
+@app.command()
+@handle_errors
+def segment(
+    inputs: InputsArg,
+    lexicon: Annotated[Path, typer.Option("--lexicon", "-l", help="Lexicon from discover-words (tsv, jieba, "
+                                          "json or jsonl), or any 'word count' file.")],
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    quiet: QuietOpt = False,
+) -> None:
+    """Segment text into words with a lexicon (unigram model; one output line per input line).
+
+    Example:
+
+        zhnlp segment article.txt --lexicon words.tsv
+    """
+    from zhnlp.progress import progress_task
+    from zhnlp.segmentation import Segmenter
+    from zhnlp.textio import atomic_output, iter_lines, resolve_sources, total_bytes
+
+    segmenter = Segmenter.from_file(lexicon)
+    sources = resolve_sources(inputs)
+    _check_output(output, force)
+    show = not quiet and output is not None
+    with progress_task("segmenting", total=total_bytes(sources), enabled=show) as task, \
+            atomic_output(output, force=force) as handle:
+        for line in segmenter.segment_lines(iter_lines(sources, encoding, on_bytes=task.advance)):
+            handle.write(line)
+            handle.write("\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,815 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled kernels: character encoding, n-gram counting, the cohesion cut and the unigram DP.
+
+`zhnlp._native.pure` is the pure-Python twin of this module: same names, same results
+(tests/test_native_parity.py proves it). Read that file first: it is the specification, this
+one is the same logic in C-speed Cython.
+
+Data layout shared by both:
+- a corpus chunk is encoded to an ``array('H')`` of character ids, 0 marking a sentence break;
+- an n-gram of up to 4 ids is packed left-aligned into one uint64 (16 bits an id), so keys of
+  different orders never collide and a prefix/suffix is a mask/shift away;
+- the counter is split into ``nparts`` hash partitions so that ``nparts`` threads can count
+  the same chunk at once, each into its own table, without locks or a merge.
+"""
+from cpython cimport array
+from libc.math cimport log, INFINITY
+from libc.stdint cimport uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memset
+
+import array as _pyarray
+
+cdef size_t MIN_CAPACITY = 1024
+cdef uint16_t SEPARATOR = 0xFFFF
+cdef size_t MAX_CHAR_ID = 65534  # ids are 16 bits; 0 and 0xFFFF are reserved
+
+
+cdef inline bint is_word_char(Py_UCS4 ch) noexcept nogil:
+    """CJK ideographs (URO, extensions A to H, compatibility) and 〇: what words are made of."""
+    return ((0x4E00 <= ch <= 0x9FFF) or (0x3400 <= ch <= 0x4DBF) or (0x20000 <= ch <= 0x323AF)
+            or (0xF900 <= ch <= 0xFAFF) or ch == 0x3007)
+
+
+cdef uint64_t pack_ids(ngram) except? 0:
+    cdef uint64_t key = 0
+    cdef int k = 0
+    for c in ngram:
+        if not (1 <= c <= 65534):
+            raise ValueError(f"char id out of range: {c}")
+        key |= (<uint64_t>c) << (48 - 16 * k)
+        k += 1
+    return key
+
+
+cdef inline int key_order(uint64_t key) noexcept nogil:
+    cdef int n = 0
+    while n < 4 and (key >> (48 - 16 * n)) & 0xFFFF:
+        n += 1
+    return n
+
+
+cdef tuple unpack_key(uint64_t key):
+    return tuple([(key >> (48 - 16 * k)) & 0xFFFF for k in range(key_order(key))])
+
+
+cdef str decode_key(uint64_t key, list chars):
+    return ''.join([chars[(key >> (48 - 16 * k)) & 0xFFFF] for k in range(key_order(key))])
+
+# ---------------------------------------------------------------------------------------------
+# open-addressing hash table: uint64 key (0 = empty) -> uint32 value, linear probing
+# ---------------------------------------------------------------------------------------------
+cdef struct Table:
+    uint64_t* keys
+    uint32_t* vals
+    size_t capacity  # a power of two
+    size_t size
+    int failed  # set when an allocation failed in nogil code
+
+
+cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
+    # splitmix64 finaliser: slot from the low bits, partition from the high bits
+    x ^= x >> 30
+    x *= <uint64_t>0xbf58476d1ce4e5b9
+    x ^= x >> 27
+    x *= <uint64_t>0x94d049bb133111eb
+    x ^= x >> 31
+    return x
+
+
+cdef inline uint32_t partition_of(uint64_t h, uint32_t nparts) noexcept nogil:
+    return <uint32_t>((h >> 56) % nparts)
+
+
+cdef int table_init(Table* t, size_t capacity) noexcept nogil:
+    cdef size_t cap = MIN_CAPACITY
+    while cap < capacity:
+        cap <<= 1
+    t.keys = <uint64_t*>calloc(cap, sizeof(uint64_t))
+    t.vals = <uint32_t*>calloc(cap, sizeof(uint32_t))
+    t.capacity = cap
+    t.size = 0
+    t.failed = 0
+    if t.keys == NULL or t.vals == NULL:
+        free(t.keys)
+        free(t.vals)
+        t.keys = NULL
+        t.vals = NULL
+        t.failed = 1
+        return -1
+    return 0
+
+
+cdef void table_free(Table* t) noexcept nogil:
+    free(t.keys)
+    free(t.vals)
+    t.keys = NULL
+    t.vals = NULL
+    t.capacity = 0
+    t.size = 0
+
+
+cdef inline size_t table_find(const Table* t, uint64_t key, uint64_t h) noexcept nogil:
+    """Slot holding key, or the empty slot where it would go."""
+    cdef size_t mask = t.capacity - 1
+    cdef size_t i = h & mask
+    while t.keys[i] != 0 and t.keys[i] != key:
+        i = (i + 1) & mask
+    return i
+
+
+cdef inline uint32_t table_get(const Table* t, uint64_t key) noexcept nogil:
+    cdef size_t i = table_find(t, key, mix64(key))
+    return t.vals[i] if t.keys[i] == key else 0
+
+
+cdef int table_rehash(Table* t, size_t new_capacity) noexcept nogil:
+    cdef Table fresh
+    cdef size_t i, j
+    if table_init(&fresh, new_capacity) != 0:
+        t.failed = 1
+        return -1
+    for i in range(t.capacity):
+        if t.keys[i] != 0:
+            j = table_find(&fresh, t.keys[i], mix64(t.keys[i]))
+            fresh.keys[j] = t.keys[i]
+            fresh.vals[j] = t.vals[i]
+    fresh.size = t.size
+    table_free(t)
+    t[0] = fresh
+    return 0
+
+
+cdef inline int table_add(Table* t, uint64_t key, uint64_t h, uint32_t amount) noexcept nogil:
+    """Add amount to key's value; returns 1 when the key was new."""
+    cdef size_t i = table_find(t, key, h)
+    if t.keys[i] == key:
+        t.vals[i] += amount
+        return 0
+    t.keys[i] = key
+    t.vals[i] = amount
+    t.size += 1
+    if t.size * 4 > t.capacity * 3:
+        table_rehash(t, t.capacity * 2)
+    return 1
+
+
+cdef size_t table_prune(Table* t, uint32_t floor) noexcept nogil:
+    """Drop every entry whose value is below floor; returns how many remain."""
+    cdef size_t i, j = 0, n
+    cdef uint64_t* keep_keys
+    cdef uint32_t* keep_vals
+    for i in range(t.capacity):
+        if t.keys[i] != 0 and t.vals[i] >= floor:
+            j += 1
+    n = j
+    keep_keys = <uint64_t*>malloc((n + 1) * sizeof(uint64_t))
+    keep_vals = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
+    if keep_keys == NULL or keep_vals == NULL:
+        free(keep_keys)
+        free(keep_vals)
+        t.failed = 1
+        return t.size
+    j = 0
+    for i in range(t.capacity):
+        if t.keys[i] != 0 and t.vals[i] >= floor:
+            keep_keys[j] = t.keys[i]
+            keep_vals[j] = t.vals[i]
+            j += 1
+    memset(t.keys, 0, t.capacity * sizeof(uint64_t))
+    memset(t.vals, 0, t.capacity * sizeof(uint32_t))
+    for j in range(n):
+        i = table_find(t, keep_keys[j], mix64(keep_keys[j]))
+        t.keys[i] = keep_keys[j]
+        t.vals[i] = keep_vals[j]
+    t.size = n
+    free(keep_keys)
+    free(keep_vals)
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# characters -> ids
+# ---------------------------------------------------------------------------------------------
+cdef class CharVocab:
+    """Maps word characters (CJK ideographs) to dense ids 1..65534; everything else to 0."""
+
+    cdef uint16_t* table  # code point -> id; 0 = not seen yet, SEPARATOR = not a word char
+    cdef public list chars  # id -> character; chars[0] is ''
+
+    def __cinit__(self):
+        self.table = <uint16_t*>calloc(0x110000, sizeof(uint16_t))
+        if self.table == NULL:
+            raise MemoryError()
+        self.chars = ['']
+
+    def __dealloc__(self):
+        free(self.table)
+
+    def __len__(self):
+        return len(self.chars) - 1
+
+    cdef uint16_t _assign(self, Py_UCS4 ch):
+        cdef uint16_t new_id
+        if not is_word_char(ch) or len(self.chars) > MAX_CHAR_ID:
+            self.table[ch] = SEPARATOR
+            return SEPARATOR
+        new_id = <uint16_t>len(self.chars)
+        self.chars.append(chr(ch))
+        self.table[ch] = new_id
+        return new_id
+
+    def encode(self, str text):
+        """ids of text's characters, 0 for every non-word character, plus a closing 0."""
+        cdef Py_ssize_t n = len(text), i
+        cdef array.array out = array.clone(_ID_TEMPLATE, n + 1, zero=False)
+        cdef uint16_t* dst = out.data.as_ushorts
+        cdef uint16_t cid
+        cdef Py_UCS4 ch
+        for i in range(n):
+            ch = text[i]
+            cid = self.table[ch]
+            if cid == 0:
+                cid = self._assign(ch)
+            dst[i] = 0 if cid == SEPARATOR else cid
+        dst[n] = 0
+        return out
+
+    def id_of(self, str ch):
+        cdef uint16_t cid = self.table[ord(ch)]
+        return 0 if cid == SEPARATOR else cid
+
+
+cdef array.array _ID_TEMPLATE = _pyarray.array('H')
+
+
+# ---------------------------------------------------------------------------------------------
+# n-gram counting
+# ---------------------------------------------------------------------------------------------
+cdef inline uint64_t prefix_key(uint64_t key, int n) noexcept nogil:
+    return key & ~((<uint64_t>0xFFFFFFFFFFFFFFFF) >> (16 * n))
+
+
+cdef class NgramCounter:
+    """Counts 1..order-grams of character ids; n-grams of 2+ chars live in nparts hash tables.
+
+    When ``max_entries`` is set and the tables together would hold more than that many distinct
+    n-grams, the rarest are pruned (see ``prune_floor``): memory stays bounded on any corpus, at
+    the price of undercounting n-grams that were pruned before they became frequent.
+    """
+
+    cdef Table* tables
+    cdef uint64_t* unigrams
+    cdef readonly int order
+    cdef readonly int nparts
+    cdef readonly uint64_t total_chars
+    cdef readonly size_t max_entries
+    cdef readonly uint32_t prune_floor  # entries below this value were dropped at some point (1: none)
+
+    def __cinit__(self, int order=4, int nparts=1, size_t max_entries=0, size_t expected_entries=0):
+        cdef int p
+        if order < 1 or order > 4:
+            raise ValueError(f"order must be 1..4, got {order}")
+        if nparts < 1 or nparts > 64:
+            raise ValueError(f"nparts must be 1..64, got {nparts}")
+        self.order = order
+        self.nparts = nparts
+        self.max_entries = max_entries
+        self.prune_floor = 1
+        self.total_chars = 0
+        self.unigrams = <uint64_t*>calloc(65536, sizeof(uint64_t))
+        self.tables = <Table*>calloc(nparts, sizeof(Table))
+        if self.unigrams == NULL or self.tables == NULL:
+            raise MemoryError()
+        for p in range(nparts):
+            if table_init(&self.tables[p], (expected_entries // nparts) * 4 // 3 + 1) != 0:
+                raise MemoryError("cannot allocate the n-gram table")
+
+    def __dealloc__(self):
+        cdef int p
+        if self.tables != NULL:
+            for p in range(self.nparts):
+                table_free(&self.tables[p])
+        free(self.tables)
+        free(self.unigrams)
+
+    def __len__(self):
+        cdef size_t n = 0
+        cdef int p
+        for p in range(self.nparts):
+            n += self.tables[p].size
+        return n
+
+    @property
+    def memory_bytes(self):
+        cdef size_t n = 65536 * 8
+        cdef int p
+        for p in range(self.nparts):
+            n += self.tables[p].capacity * (sizeof(uint64_t) + sizeof(uint32_t))
+        return n
+
+    def count(self, const uint16_t[::1] ids, int part=0):
+        """Count the n-grams of ids that fall in partition `part` (part 0 also counts unigrams).
+
+        Threads may call this at once with different parts: the GIL is released.
+        """
+        cdef Table* t = &self.tables[part]
+        cdef Py_ssize_t n = ids.shape[0], i, k
+        cdef uint64_t key, h, c
+        cdef uint32_t nparts = self.nparts
+        cdef uint32_t floor
+        cdef size_t limit = self.max_entries // self.nparts if self.max_entries else 0
+        cdef int order = self.order
+        cdef uint64_t added_chars = 0
+        if part < 0 or part >= self.nparts:
+            raise ValueError(f"part must be 0..{self.nparts - 1}")
+        with nogil:
+            for i in range(n):
+                c = ids[i]
+                if c == 0:
+                    continue
+                if part == 0:
+                    self.unigrams[c] += 1
+                    added_chars += 1
+                key = c << 48
+                for k in range(1, order):
+                    if i + k >= n or ids[i + k] == 0:
+                        break
+                    key |= (<uint64_t>ids[i + k]) << (48 - 16 * k)
+                    h = mix64(key)
+                    if nparts > 1 and partition_of(h, nparts) != <uint32_t>part:
+                        continue
+                    if table_add(t, key, h, 1) and limit and t.size > limit:
+                        floor = self.prune_floor
+                        while t.size > limit // 2:
+                            floor = floor * 2
+                            table_prune(t, floor)
+                        if floor > self.prune_floor:
+                            self.prune_floor = floor
+                    if t.failed:
+                        break
+                if t.failed:
+                    break
+        if part == 0:
+            self.total_chars += added_chars
+        if t.failed:
+            raise MemoryError("out of memory while counting n-grams; lower --max-ngrams")
+
+    cdef uint64_t _get(self, uint64_t key, int n) noexcept nogil:
+        cdef uint64_t h
+        if n == 1:
+            return self.unigrams[key >> 48]
+        h = mix64(key)
+        return table_get(&self.tables[partition_of(h, self.nparts)], key)
+
+    def get(self, ngram):
+        """Count of an n-gram given as a sequence of char ids."""
+        cdef int n = len(ngram)
+        if n < 1 or n > self.order:
+            return 0
+        return self._get(pack_ids(ngram), n)
+
+    def to_dict(self):
+        """{tuple of ids: count} for every counted n-gram (unigrams included)."""
+        cdef dict out = {}
+        cdef int p
+        cdef size_t i
+        cdef Table* t
+        for i in range(1, 65536):
+            if self.unigrams[i]:
+                out[(i,)] = self.unigrams[i]
+        for p in range(self.nparts):
+            t = &self.tables[p]
+            for i in range(t.capacity):
+                if t.keys[i] != 0:
+                    out[unpack_key(t.keys[i])] = t.vals[i]
+        return out
+
+    cdef double _pmi(self, uint64_t key, int n, int split, double log_total, uint64_t count) noexcept nogil:
+        cdef uint64_t left = self._get(prefix_key(key, split), split)
+        cdef uint64_t right = self._get(key << (16 * split), n - split)
+        if left == 0 or right == 0:
+            return -INFINITY
+        return log(<double>count) + log_total - log(<double>left) - log(<double>right)
+
+    def cohesive(self, uint32_t min_count, thresholds):
+        """The n-grams (n >= 2) seen at least min_count times whose weakest binary split still has
+        ln(N f(w) / (f(a) f(b))) >= thresholds[n]. Returns (NgramSet, {n: how many kept})."""
+        cdef double thr[5]
+        cdef int n, split, p
+        cdef size_t i
+        cdef uint64_t key
+        cdef double log_total, worst, pmi
+        cdef Table* t
+        cdef NgramSet kept = NgramSet()
+        cdef size_t kept_by_order[5]
+        memset(kept_by_order, 0, sizeof(kept_by_order))
+        for n in range(5):
+            thr[n] = INFINITY
+        for n in range(2, self.order + 1):
+            thr[n] = float(thresholds[n])
+        log_total = log(<double>self.total_chars) if self.total_chars else 0.0
+        for p in range(self.nparts):
+            t = &self.tables[p]
+            for i in range(t.capacity):
+                key = t.keys[i]
+                if key == 0 or t.vals[i] < min_count:
+                    continue
+                n = key_order(key)
+                worst = INFINITY
+                for split in range(1, n):
+                    pmi = self._pmi(key, n, split, log_total, t.vals[i])
+                    if pmi < worst:
+                        worst = pmi
+                if worst >= thr[n]:
+                    kept._add(key)
+                    kept_by_order[n] += 1
+        if kept.table.failed:
+            raise MemoryError()
+        return kept, {n: kept_by_order[n] for n in range(2, self.order + 1)}
+
+    cdef double link_pmi(self, uint16_t a, uint16_t b, double log_total) noexcept nogil:
+        cdef uint64_t key = ((<uint64_t>a) << 48) | ((<uint64_t>b) << 32)
+        cdef uint64_t ab = self._get(key, 2)
+        if ab == 0 or self.unigrams[a] == 0 or self.unigrams[b] == 0:
+            return -INFINITY
+        return log(<double>ab) + log_total - log(<double>self.unigrams[a]) - log(<double>self.unigrams[b])
+
+
+cdef class NgramSet:
+    """A set of packed n-gram keys (the cohesive n-grams)."""
+
+    cdef Table table
+
+    def __cinit__(self):
+        if table_init(&self.table, MIN_CAPACITY) != 0:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        table_free(&self.table)
+
+    cdef inline void _add(self, uint64_t key) noexcept nogil:
+        table_add(&self.table, key, mix64(key), 1)
+
+    cdef inline bint _has(self, uint64_t key) noexcept nogil:
+        return table_get(&self.table, key) != 0
+
+    def add(self, ngram):
+        self._add(pack_ids(ngram))
+
+    def __contains__(self, ngram):
+        return len(ngram) >= 1 and len(ngram) <= 4 and self._has(pack_ids(ngram))
+
+    def __len__(self):
+        return self.table.size
+
+    def to_set(self):
+        cdef size_t i
+        return {unpack_key(self.table.keys[i]) for i in range(self.table.capacity) if self.table.keys[i]}
+
+
+# ---------------------------------------------------------------------------------------------
+# the cut ("当机立断") and piece counting
+# ---------------------------------------------------------------------------------------------
+cdef struct PieceTable:
+    uint64_t* hi  # chars 0..3, left-aligned
+    uint64_t* lo  # chars 4..7, left-aligned
+    uint32_t* vals
+    size_t capacity
+    size_t size
+    int failed
+
+
+cdef inline uint64_t piece_hash(uint64_t hi, uint64_t lo) noexcept nogil:
+    return mix64(hi ^ mix64(lo + <uint64_t>0x9E3779B97F4A7C15))
+
+
+cdef int ptable_init(PieceTable* t, size_t capacity) noexcept nogil:
+    cdef size_t cap = MIN_CAPACITY
+    while cap < capacity:
+        cap <<= 1
+    t.hi = <uint64_t*>calloc(cap, sizeof(uint64_t))
+    t.lo = <uint64_t*>calloc(cap, sizeof(uint64_t))
+    t.vals = <uint32_t*>calloc(cap, sizeof(uint32_t))
+    t.capacity = cap
+    t.size = 0
+    t.failed = 0
+    if t.hi == NULL or t.lo == NULL or t.vals == NULL:
+        free(t.hi)
+        free(t.lo)
+        free(t.vals)
+        t.hi = NULL
+        t.lo = NULL
+        t.vals = NULL
+        t.failed = 1
+        return -1
+    return 0
+
+
+cdef void ptable_free(PieceTable* t) noexcept nogil:
+    free(t.hi)
+    free(t.lo)
+    free(t.vals)
+    t.hi = NULL
+    t.lo = NULL
+    t.vals = NULL
+
+
+cdef inline size_t ptable_find(const PieceTable* t, uint64_t hi, uint64_t lo) noexcept nogil:
+    cdef size_t mask = t.capacity - 1
+    cdef size_t i = piece_hash(hi, lo) & mask
+    while t.hi[i] != 0 and (t.hi[i] != hi or t.lo[i] != lo):
+        i = (i + 1) & mask
+    return i
+
+
+cdef void ptable_add(PieceTable* t, uint64_t hi, uint64_t lo, uint32_t amount) noexcept nogil:
+    cdef size_t i = ptable_find(t, hi, lo), j
+    cdef PieceTable fresh
+    if t.hi[i] != 0:
+        t.vals[i] += amount
+        return
+    t.hi[i] = hi
+    t.lo[i] = lo
+    t.vals[i] = amount
+    t.size += 1
+    if t.size * 4 > t.capacity * 3:
+        if ptable_init(&fresh, t.capacity * 2) != 0:
+            t.failed = 1
+            return
+        for i in range(t.capacity):
+            if t.hi[i] != 0:
+                j = ptable_find(&fresh, t.hi[i], t.lo[i])
+                fresh.hi[j] = t.hi[i]
+                fresh.lo[j] = t.lo[i]
+                fresh.vals[j] = t.vals[i]
+        fresh.size = t.size
+        ptable_free(t)
+        t[0] = fresh
+
+
+cdef class PieceCounter:
+    """Counts the pieces (candidate words, 1..max_len chars) that the cut leaves."""
+
+    cdef PieceTable table
+    cdef readonly int max_len
+    cdef readonly uint64_t total  # piece occurrences counted
+
+    def __cinit__(self, int max_len=6):
+        if max_len < 1 or max_len > 8:
+            raise ValueError(f"max_len must be 1..8, got {max_len}")
+        self.max_len = max_len
+        self.total = 0
+        if ptable_init(&self.table, MIN_CAPACITY) != 0:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        ptable_free(&self.table)
+
+    def __len__(self):
+        return self.table.size
+
+    cdef void _emit(self, const uint16_t* s, Py_ssize_t length) noexcept nogil:
+        cdef uint64_t hi = 0, lo = 0
+        cdef Py_ssize_t k
+        for k in range(length):
+            if k < 4:
+                hi |= (<uint64_t>s[k]) << (48 - 16 * k)
+            else:
+                lo |= (<uint64_t>s[k]) << (48 - 16 * (k - 4))
+        ptable_add(&self.table, hi, lo, 1)
+        self.total += 1
+
+    def cut_and_count(self, const uint16_t[::1] ids, NgramSet cohesive, NgramCounter counts):
+        """Cut every sentence of ids between characters that no cohesive n-gram spans, then
+        count the pieces. A piece longer than max_len is cut again at its weakest link (lowest
+        bigram PMI) until every part fits. The GIL is released."""
+        cdef Py_ssize_t n = ids.shape[0], start = 0, end, i, k, b, length
+        cdef unsigned char* joined = NULL
+        cdef Py_ssize_t* stack = NULL
+        cdef Py_ssize_t top, lo_, hi_, weakest
+        cdef uint64_t key
+        cdef double log_total = log(<double>counts.total_chars) if counts.total_chars else 0.0
+        cdef double worst, pmi
+        cdef int order = counts.order
+        cdef int max_len = self.max_len
+        joined = <unsigned char*>malloc(n + 1)
+        stack = <Py_ssize_t*>malloc((2 * n + 2) * sizeof(Py_ssize_t))
+        if joined == NULL or stack == NULL:
+            free(joined)
+            free(stack)
+            raise MemoryError()
+        with nogil:
+            while start < n:
+                if ids[start] == 0:
+                    start += 1
+                    continue
+                end = start
+                while end < n and ids[end] != 0:
+                    end += 1
+                length = end - start
+                memset(joined, 0, length + 1)
+                for i in range(length):
+                    key = (<uint64_t>ids[start + i]) << 48
+                    for k in range(1, order):
+                        if i + k >= length:
+                            break
+                        key |= (<uint64_t>ids[start + i + k]) << (48 - 16 * k)
+                        if cohesive._has(key):
+                            for b in range(i + 1, i + k + 1):
+                                joined[b] = 1
+                # pieces between the cuts; overlong ones split at their weakest link
+                lo_ = 0
+                for b in range(1, length + 1):
+                    if b < length and joined[b]:
+                        continue
+                    top = 0
+                    stack[0] = lo_
+                    stack[1] = b
+                    top = 2
+                    while top > 0:
+                        hi_ = stack[top - 1]
+                        i = stack[top - 2]
+                        top -= 2
+                        if hi_ - i <= max_len:
+                            self._emit(&ids[start + i], hi_ - i)
+                            continue
+                        weakest = i + 1
+                        worst = INFINITY
+                        for k in range(i + 1, hi_):
+                            pmi = counts.link_pmi(ids[start + k - 1], ids[start + k], log_total)
+                            if pmi < worst:
+                                worst = pmi
+                                weakest = k
+                        # right part first on the stack so the left part is emitted first
+                        stack[top] = weakest
+                        stack[top + 1] = hi_
+                        stack[top + 2] = i
+                        stack[top + 3] = weakest
+                        top += 4
+                    lo_ = b
+                start = end
+        free(joined)
+        free(stack)
+        if self.table.failed:
+            raise MemoryError("out of memory while counting candidate words")
+
+    def merge(self, PieceCounter other):
+        cdef size_t i
+        for i in range(other.table.capacity):
+            if other.table.hi[i] != 0:
+                ptable_add(&self.table, other.table.hi[i], other.table.lo[i], other.table.vals[i])
+        self.total += other.total
+        if self.table.failed:
+            raise MemoryError()
+
+    def items(self, list chars, uint32_t min_count=1):
+        """[(piece as str, count)] for pieces seen at least min_count times, in no set order."""
+        cdef list out = []
+        cdef size_t i
+        for i in range(self.table.capacity):
+            if self.table.hi[i] != 0 and self.table.vals[i] >= min_count:
+                out.append((decode_key(self.table.hi[i], chars) + decode_key(self.table.lo[i], chars),
+                            self.table.vals[i]))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# unigram segmentation: best path through the DAG of lexicon words (jieba's HMM-free DP)
+# ---------------------------------------------------------------------------------------------
+cdef class WordLattice:
+    """A lexicon of words with counts and the maximum-probability segmentation over it.
+
+    ``cut`` is exactly the DP of ``jieba.cut(s, HMM=False)`` inside one block: from right to
+    left, route[k] = max over words s[k:x+1] of log(count or 1) - log(total) + route[x+1], ties
+    going to the longer word; a position where no word starts falls back to its single char.
+    """
+
+    cdef Table children  # (node << 32 | code point) -> child node
+    cdef double* counts  # node -> count of the word ending there (0: not a word)
+    cdef size_t nodes_used
+    cdef size_t nodes_allocated
+    cdef public double total
+    cdef readonly size_t num_words
+
+    def __cinit__(self):
+        if table_init(&self.children, MIN_CAPACITY) != 0:
+            raise MemoryError()
+        self.nodes_allocated = 1024
+        self.counts = <double*>calloc(self.nodes_allocated, sizeof(double))
+        if self.counts == NULL:
+            raise MemoryError()
+        self.nodes_used = 2  # node 0 = none, node 1 = root
+        self.total = 0.0
+        self.num_words = 0
+
+    def __dealloc__(self):
+        table_free(&self.children)
+        free(self.counts)
+
+    def __len__(self):
+        return self.num_words
+
+    cdef size_t _walk(self, str word, bint create) except? 0:
+        cdef size_t node = 1, i, slot
+        cdef uint64_t key, h
+        cdef Py_UCS4 ch
+        cdef double* grown
+        for ch in word:
+            key = ((<uint64_t>node) << 32) | (<uint64_t>ch)
+            h = mix64(key)
+            slot = table_find(&self.children, key, h)
+            if self.children.keys[slot] == key:
+                node = self.children.vals[slot]
+                continue
+            if not create:
+                return 0
+            if self.nodes_used == self.nodes_allocated:
+                grown = <double*>calloc(self.nodes_allocated * 2, sizeof(double))
+                if grown == NULL:
+                    raise MemoryError()
+                for i in range(self.nodes_allocated):
+                    grown[i] = self.counts[i]
+                free(self.counts)
+                self.counts = grown
+                self.nodes_allocated *= 2
+            table_add(&self.children, key, h, <uint32_t>self.nodes_used)
+            if self.children.failed:
+                raise MemoryError()
+            node = self.nodes_used
+            self.nodes_used += 1
+        return node
+
+    def set_count(self, str word, double count):
+        """Set a word's count (0 removes it); total follows."""
+        if not word:
+            raise ValueError("empty word")
+        if count < 0:
+            raise ValueError("negative count")
+        cdef size_t node = self._walk(word, count > 0)
+        if node == 0:
+            return
+        if self.counts[node] > 0:
+            self.num_words -= 1
+        if count > 0:
+            self.num_words += 1
+        self.total += count - self.counts[node]
+        self.counts[node] = count
+
+    def add_count(self, str word, double amount):
+        self.set_count(word, self.get_count(word) + amount)
+
+    def get_count(self, str word):
+        cdef size_t node = self._walk(word, False) if word else 0
+        return self.counts[node] if node else 0.0
+
+    def __contains__(self, str word):
+        return self.get_count(word) > 0
+
+    def cut(self, str text):
+        """The words of text along the maximum-probability path."""
+        cdef Py_ssize_t n = len(text), k, x
+        cdef double* route
+        cdef Py_ssize_t* nxt
+        cdef double log_total, best, score
+        cdef Py_ssize_t best_x
+        cdef size_t node, slot
+        cdef uint64_t key
+        cdef list words = []
+        if n == 0:
+            return words
+        route = <double*>malloc((n + 1) * sizeof(double))
+        nxt = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+        if route == NULL or nxt == NULL:
+            free(route)
+            free(nxt)
+            raise MemoryError()
+        log_total = log(self.total) if self.total > 0 else 0.0
+        route[n] = 0.0
+        for k in range(n - 1, -1, -1):
+            best = -INFINITY
+            best_x = -1
+            node = 1
+            for x in range(k, n):
+                key = ((<uint64_t>node) << 32) | (<uint64_t>text[x])
+                slot = table_find(&self.children, key, mix64(key))
+                if self.children.keys[slot] != key:
+                    break
+                node = self.children.vals[slot]
+                if self.counts[node] > 0:
+                    score = (log(self.counts[node]) - log_total) + route[x + 1]
+                    if best_x < 0 or score >= best:
+                        best = score
+                        best_x = x
+            if best_x < 0:
+                best = (0.0 - log_total) + route[k + 1]  # log(1): an unknown single char
+                best_x = k
+            route[k] = best
+            nxt[k] = best_x + 1
+        k = 0
+        while k < n:
+            words.append(text[k:nxt[k]])
+            k = nxt[k]
+        free(route)
+        free(nxt)
+        return words

@@ -1,0 +1,342 @@
+"""Pure-Python twin of the compiled kernels (``_kernels.pyx``): same names, same results.
+
+Used when the extension is missing or ``ZHNLP_PURE_PYTHON=1``; tests/test_native_parity.py
+checks that both agree on random input. It is also the readable statement of what the kernels
+compute: the Cython file does the same with C hash tables and without the GIL.
+"""
+from __future__ import annotations
+
+from array import array
+from math import inf, log
+
+MAX_CHAR_ID = 65534  # ids are 16 bits; 0 marks a sentence break and 0xFFFF is reserved
+_MASK64 = (1 << 64) - 1
+
+
+def is_word_char(ch: str) -> bool:
+    """CJK ideographs (URO, extensions A to H, compatibility) and 〇: what words are made of."""
+    cp = ord(ch)
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x323AF
+            or 0xF900 <= cp <= 0xFAFF or cp == 0x3007)
+
+
+def mix64(x: int) -> int:
+    """splitmix64's finaliser; decides which partition an n-gram belongs to."""
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & _MASK64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 31
+    return x
+
+
+def pack_ids(ngram) -> int:
+    key = 0
+    for k, c in enumerate(ngram):
+        if not 1 <= c <= MAX_CHAR_ID:
+            raise ValueError(f"char id out of range: {c}")
+        key |= c << (48 - 16 * k)
+    return key
+
+
+def partition_of(ngram: tuple, nparts: int) -> int:
+    return (mix64(pack_ids(ngram)) >> 56) % nparts
+
+
+class CharVocab:
+    """Maps word characters (CJK ideographs) to dense ids 1..65534; everything else to 0."""
+
+    def __init__(self):
+        self.chars = ['']
+        self._ids: dict[str, int] = {}
+
+    def __len__(self):
+        return len(self.chars) - 1
+
+    def encode(self, text: str) -> array:
+        """ids of text's characters, 0 for every non-word character, plus a closing 0."""
+        ids = self._ids
+        out = array('H')
+        for ch in text:
+            cid = ids.get(ch)
+            if cid is None:
+                if is_word_char(ch) and len(self.chars) <= MAX_CHAR_ID:
+                    cid = len(self.chars)
+                    self.chars.append(ch)
+                else:
+                    cid = 0
+                ids[ch] = cid
+            out.append(cid)
+        out.append(0)
+        return out
+
+    def id_of(self, ch: str) -> int:
+        return self._ids.get(ch, 0)
+
+
+def _sentences(ids):
+    """Maximal runs of non-zero ids, as tuples."""
+    run: list[int] = []
+    for c in ids:
+        if c:
+            run.append(c)
+        elif run:
+            yield tuple(run)
+            run = []
+    if run:
+        yield tuple(run)
+
+
+class NgramCounter:
+    """Counts 1..order-grams of character ids; n-grams of 2+ chars live in nparts partitions.
+
+    With ``max_entries`` set, a partition holding more than max_entries // nparts n-grams drops
+    its rarest: the floor doubles (2, 4, 8, ...) until at most half the limit remain.
+    """
+
+    def __init__(self, order=4, nparts=1, max_entries=0, expected_entries=0):
+        if not 1 <= order <= 4:
+            raise ValueError(f"order must be 1..4, got {order}")
+        if not 1 <= nparts <= 64:
+            raise ValueError(f"nparts must be 1..64, got {nparts}")
+        self.order = order
+        self.nparts = nparts
+        self.max_entries = max_entries
+        self.prune_floor = 1
+        self.total_chars = 0
+        self.unigrams: dict[int, int] = {}
+        self.tables: list[dict[tuple, int]] = [{} for _ in range(nparts)]
+
+    def __len__(self):
+        return sum(len(t) for t in self.tables)
+
+    @property
+    def memory_bytes(self):
+        return 0
+
+    def count(self, ids, part=0):
+        if not 0 <= part < self.nparts:
+            raise ValueError(f"part must be 0..{self.nparts - 1}")
+        table = self.tables[part]
+        limit = self.max_entries // self.nparts if self.max_entries else 0
+        for sent in _sentences(ids):
+            n = len(sent)
+            for i, c in enumerate(sent):
+                if part == 0:
+                    self.unigrams[c] = self.unigrams.get(c, 0) + 1
+                    self.total_chars += 1
+                for k in range(2, self.order + 1):
+                    if i + k > n:
+                        break
+                    gram = sent[i:i + k]
+                    if self.nparts > 1 and partition_of(gram, self.nparts) != part:
+                        continue
+                    if gram in table:
+                        table[gram] += 1
+                        continue
+                    table[gram] = 1
+                    if limit and len(table) > limit:
+                        floor = self.prune_floor
+                        while len(table) > limit // 2:
+                            floor *= 2
+                            for g in [g for g, v in table.items() if v < floor]:
+                                del table[g]
+                        self.prune_floor = max(self.prune_floor, floor)
+
+    def get(self, ngram):
+        ngram = tuple(ngram)
+        if len(ngram) == 1:
+            return self.unigrams.get(ngram[0], 0)
+        if not 2 <= len(ngram) <= self.order:
+            return 0
+        return self.tables[partition_of(ngram, self.nparts)].get(ngram, 0)
+
+    def to_dict(self):
+        out = {(c,): v for c, v in self.unigrams.items()}
+        for table in self.tables:
+            out.update(table)
+        return out
+
+    def _pmi(self, gram, split, log_total, count):
+        left, right = self.get(gram[:split]), self.get(gram[split:])
+        if left == 0 or right == 0:
+            return -inf
+        return log(count) + log_total - log(left) - log(right)
+
+    def cohesive(self, min_count, thresholds):
+        """The n-grams (n >= 2) seen at least min_count times whose weakest binary split still has
+        ln(N f(w) / (f(a) f(b))) >= thresholds[n]. Returns (NgramSet, {n: how many kept})."""
+        log_total = log(self.total_chars) if self.total_chars else 0.0
+        kept = NgramSet()
+        by_order = {n: 0 for n in range(2, self.order + 1)}
+        for table in self.tables:
+            for gram, count in table.items():
+                if count < min_count:
+                    continue
+                n = len(gram)
+                worst = min(self._pmi(gram, s, log_total, count) for s in range(1, n))
+                if worst >= float(thresholds[n]):
+                    kept.add(gram)
+                    by_order[n] += 1
+        return kept, by_order
+
+    def link_pmi(self, a, b, log_total):
+        ab = self.get((a, b))
+        ua, ub = self.unigrams.get(a, 0), self.unigrams.get(b, 0)
+        if ab == 0 or ua == 0 or ub == 0:
+            return -inf
+        return log(ab) + log_total - log(ua) - log(ub)
+
+
+class NgramSet:
+    """A set of n-grams given as tuples of char ids (the cohesive n-grams)."""
+
+    def __init__(self):
+        self._set: set[tuple] = set()
+
+    def add(self, ngram):
+        self._set.add(tuple(ngram))
+
+    def __contains__(self, ngram):
+        return tuple(ngram) in self._set
+
+    def __len__(self):
+        return len(self._set)
+
+    def to_set(self):
+        return set(self._set)
+
+
+class PieceCounter:
+    """Counts the pieces (candidate words, 1..max_len chars) that the cut leaves."""
+
+    def __init__(self, max_len=6):
+        if not 1 <= max_len <= 8:
+            raise ValueError(f"max_len must be 1..8, got {max_len}")
+        self.max_len = max_len
+        self.total = 0
+        self._counts: dict[tuple, int] = {}
+
+    def __len__(self):
+        return len(self._counts)
+
+    def _emit(self, piece):
+        self._counts[piece] = self._counts.get(piece, 0) + 1
+        self.total += 1
+
+    def _emit_fitting(self, piece, counts, log_total):
+        """Emit piece, first cutting it at its weakest link until every part fits max_len."""
+        if len(piece) <= self.max_len:
+            self._emit(piece)
+            return
+        weakest, worst = 1, inf
+        for k in range(1, len(piece)):
+            pmi = counts.link_pmi(piece[k - 1], piece[k], log_total)
+            if pmi < worst:
+                weakest, worst = k, pmi
+        self._emit_fitting(piece[:weakest], counts, log_total)
+        self._emit_fitting(piece[weakest:], counts, log_total)
+
+    def cut_and_count(self, ids, cohesive, counts):
+        """Cut every sentence between characters that no cohesive n-gram spans ("当机立断"),
+        then count the pieces."""
+        log_total = log(counts.total_chars) if counts.total_chars else 0.0
+        for sent in _sentences(ids):
+            n = len(sent)
+            joined = [False] * (n + 1)
+            for i in range(n):
+                for k in range(2, counts.order + 1):
+                    if i + k > n:
+                        break
+                    if sent[i:i + k] in cohesive:
+                        for b in range(i + 1, i + k):
+                            joined[b] = True
+            start = 0
+            for b in range(1, n + 1):
+                if b < n and joined[b]:
+                    continue
+                self._emit_fitting(sent[start:b], counts, log_total)
+                start = b
+
+    def merge(self, other):
+        for piece, count in other._counts.items():
+            self._counts[piece] = self._counts.get(piece, 0) + count
+        self.total += other.total
+
+    def items(self, chars, min_count=1):
+        """[(piece as str, count)] for pieces seen at least min_count times, in no set order."""
+        return [(''.join(chars[c] for c in piece), count)
+                for piece, count in self._counts.items() if count >= min_count]
+
+
+class WordLattice:
+    """A lexicon of words with counts and the maximum-probability segmentation over it.
+
+    ``cut`` is exactly the DP of ``jieba.cut(s, HMM=False)`` inside one block: from right to
+    left, route[k] = max over words s[k:x+1] of log(count or 1) - log(total) + route[x+1], ties
+    going to the longer word; a position where no word starts falls back to its single char.
+    """
+
+    def __init__(self):
+        self._counts: dict[str, float] = {}
+        self._prefixes: set[str] = set()
+        self.total = 0.0
+
+    def __len__(self):
+        return len(self._counts)
+
+    @property
+    def num_words(self):
+        return len(self._counts)
+
+    def set_count(self, word: str, count: float):
+        if not word:
+            raise ValueError("empty word")
+        if count < 0:
+            raise ValueError("negative count")
+        old = self._counts.get(word, 0.0)
+        if count > 0:
+            self._counts[word] = float(count)
+            for i in range(1, len(word) + 1):
+                self._prefixes.add(word[:i])
+        else:
+            self._counts.pop(word, None)
+        self.total += count - old
+
+    def add_count(self, word, amount):
+        self.set_count(word, self.get_count(word) + amount)
+
+    def get_count(self, word):
+        return self._counts.get(word, 0.0)
+
+    def __contains__(self, word):
+        return word in self._counts
+
+    def cut(self, text: str) -> list[str]:
+        n = len(text)
+        if n == 0:
+            return []
+        log_total = log(self.total) if self.total > 0 else 0.0
+        route = [0.0] * (n + 1)
+        nxt = [0] * (n + 1)
+        counts, prefixes = self._counts, self._prefixes
+        for k in range(n - 1, -1, -1):
+            best, best_x = -inf, -1
+            for x in range(k, n):
+                frag = text[k:x + 1]
+                if frag not in prefixes:
+                    break
+                count = counts.get(frag, 0.0)
+                if count > 0:
+                    score = (log(count) - log_total) + route[x + 1]
+                    if best_x < 0 or score >= best:
+                        best, best_x = score, x
+            if best_x < 0:
+                best, best_x = (0.0 - log_total) + route[k + 1], k
+            route[k] = best
+            nxt[k] = best_x + 1
+        words, k = [], 0
+        while k < n:
+            words.append(text[k:nxt[k]])
+            k = nxt[k]
+        return words

@@ -1,0 +1,24 @@
+"""The one exception type zhnlp raises for problems a user can fix (bad input, bad options).
+
+The CLI prints ``error: <message>`` and the hint on stderr and exits with ``exit_code``; library
+callers can catch it and read ``message`` and ``hint``.
+"""
+from __future__ import annotations
+
+
+class ZhnlpError(Exception):
+    """A problem with the user's input or options, with the fix in ``hint``."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 1):
+        super().__init__(message if hint is None else f"{message} ({hint})")
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+
+class InputError(ZhnlpError):
+    """An input file or stream cannot be read as text."""
+
+
+class OutputError(ZhnlpError):
+    """An output cannot be written (exists, or its folder is missing)."""

@@ -1,0 +1,190 @@
+"""Text in and out, shared by every command: streaming reads with clear errors, atomic writes.
+
+Inputs are files, folders (every ``*.txt`` below them, sorted) or ``-`` for stdin. Reading is
+streamed in blocks, so a multi-gigabyte corpus or a 50 MB line costs one block of memory.
+Decoding errors name the file and line and suggest the encoding that usually fixes them.
+Outputs go to a temporary file in the target folder and are renamed into place when complete.
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, Iterator
+
+from .errors import InputError, OutputError
+
+BLOCK_BYTES = 4 << 20  # a read block: large enough to amortise Python overhead, small in memory
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input: a path, or stdin when ``path`` is None."""
+
+    path: Path | None
+    explicit: bool = True  # named by the user (an empty one is an error) rather than found in a folder
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.path is None else str(self.path)
+
+    def size(self) -> int | None:
+        return None if self.path is None else self.path.stat().st_size
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[BinaryIO]:
+        if self.path is None:
+            yield sys.stdin.buffer
+        else:
+            with open(self.path, "rb") as handle:
+                yield handle
+
+
+def resolve_sources(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Source]:
+    """Files, folders (every *.txt inside, recursively, sorted) and '-' for stdin, checked."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    sources: list[Source] = []
+    for item in inputs:
+        if str(item) == STDIN:
+            sources.append(Source(None))
+            continue
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*.txt") if p.is_file())
+            if not found:
+                raise InputError(f"no .txt files in folder {path}",
+                                 "put the corpus in UTF-8 .txt files, or name the files directly")
+            sources.extend(Source(p, explicit=False) for p in found)
+        elif path.is_file():
+            sources.append(Source(path))
+        elif path.exists():
+            raise InputError(f"{path} is not a regular file", "give a text file, a folder or '-'")
+        else:
+            raise InputError(f"no such file: {path}", "check the path; use '-' to read standard input")
+    if not sources:
+        raise InputError("no input given", "name one or more text files, a folder, or '-'")
+    return sources
+
+
+def total_bytes(sources: list[Source]) -> int | None:
+    """Bytes of all inputs together, or None when one is stdin."""
+    sizes = [s.size() for s in sources]
+    return None if any(s is None for s in sizes) else sum(sizes)
+
+
+def _decode_error(source: Source, encoding: str, lines_before: int, raw: bytes, exc: UnicodeDecodeError):
+    line = lines_before + raw.count(b"\n", 0, max(exc.start, 0)) + 1
+    hint = ("try --encoding gb18030 (GBK and GB2312 files read fine with it)"
+            if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+            else "give the file's real encoding with --encoding")
+    return InputError(f"{source.name}, line {line}: cannot decode as {encoding} "
+                      f"(byte 0x{raw[exc.start]:02x})", hint)
+
+
+def _check_binary(source: Source, block: bytes, lines_before: int) -> None:
+    nul = block.find(b"\x00")
+    if nul >= 0:
+        line = lines_before + block.count(b"\n", 0, nul) + 1
+        raise InputError(f"{source.name}, line {line}: binary data (NUL byte); this is not a text file",
+                         "give a plain-text corpus (UTF-16 files: convert to UTF-8 with iconv)")
+
+
+def iter_text_blocks(sources: list[Source], encoding: str = "utf-8",
+                     on_bytes: Callable[[int], None] | None = None,
+                     block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
+    """Decoded text of all sources, in blocks that end at a line break where the line allows.
+
+    A UTF-8 byte-order mark is dropped; CRLF stays as is (callers treat '\\r' as a break).
+    """
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding: {encoding}", "use utf-8, gb18030, gbk, big5, utf-16 ...",
+                         exit_code=2) from None
+    is_utf8 = codecs.lookup(encoding).name == "utf-8"
+    for source in sources:
+        decoder = codecs.getincrementaldecoder("utf-8-sig" if is_utf8 else encoding)()
+        lines_before = 0
+        seen_text = False
+        carry = ""
+        with source.open() as handle:
+            while True:
+                raw = handle.read(block_bytes)
+                final = not raw
+                if raw and encoding.lower().replace("-", "") not in ("utf16", "utf32", "utf16le", "utf16be"):
+                    _check_binary(source, raw, lines_before)
+                try:
+                    text = decoder.decode(raw, final=final)
+                except UnicodeDecodeError as exc:
+                    raise _decode_error(source, encoding, lines_before, raw, exc) from None
+                lines_before += raw.count(b"\n")
+                if on_bytes is not None and raw:
+                    on_bytes(len(raw))
+                if text:
+                    seen_text = seen_text or not text.isspace()
+                    text = carry + text
+                    cut = text.rfind("\n") + 1
+                    if cut == 0 and len(text) < block_bytes:  # a long line: wait for its end
+                        carry = text
+                    else:
+                        if cut == 0:  # one huge line: hand it on in block-sized parts
+                            cut = len(text)
+                        carry = text[cut:]
+                        yield text[:cut]
+                if final:
+                    break
+        if carry:
+            yield carry
+        if not seen_text and source.explicit:
+            raise InputError(f"{source.name} is empty", "give a file with text in it")
+
+
+def iter_lines(sources: list[Source], encoding: str = "utf-8",
+               on_bytes: Callable[[int], None] | None = None) -> Iterator[str]:
+    """Every line of every source, without its line break (\\n or \\r\\n)."""
+    pending = ""
+    for block in iter_text_blocks(sources, encoding, on_bytes):
+        lines = (pending + block).split("\n")
+        pending = lines.pop()
+        for line in lines:
+            yield line[:-1] if line.endswith("\r") else line
+    if pending:
+        yield pending[:-1] if pending.endswith("\r") else pending
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike | None, force: bool = False, encoding: str = "utf-8"):
+    """A text handle for ``path`` that appears only when the block completes; stdout for None or '-'.
+
+    Refuses to overwrite an existing file unless ``force``; on any error or Ctrl-C the partial
+    temporary file is removed and the old file, if any, is left untouched.
+    """
+    if path is None or str(path) == STDIN:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"output {target} is a folder", "give a file name with -o")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"output folder does not exist: {parent}", f"create it first: mkdir -p {parent}")
+    if target.exists() and not force:
+        raise OutputError(f"output exists: {target}", "add --force to overwrite it")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
