@@ -97,11 +97,12 @@ def _check_binary(source: Source, block: bytes, lines_before: int) -> None:
 
 def iter_text_blocks(sources: list[Source], encoding: str = "utf-8",
                      on_bytes: Callable[[int], None] | None = None,
-                     block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
+                     block_bytes: int | None = None) -> Iterator[str]:
     """Decoded text of all sources, in blocks that end at a line break where the line allows.
 
     A UTF-8 byte-order mark is dropped; CRLF stays as is (callers treat '\\r' as a break).
     """
+    block_bytes = block_bytes or BLOCK_BYTES
     try:
         codecs.lookup(encoding)
     except LookupError:
