@@ -21,6 +21,8 @@ from libc.string cimport memset
 import array as _pyarray
 
 cdef size_t MIN_CAPACITY = 1024
+cdef size_t HUGE_PAGE = 2 << 20
+DEF BATCH = 32  # n-grams whose slots are prefetched together before they are counted
 cdef uint16_t SEPARATOR = 0xFFFF
 cdef size_t MAX_CHAR_ID = 65534  # ids are 16 bits; 0 and 0xFFFF are reserved
 
@@ -59,9 +61,31 @@ cdef str decode_key(uint64_t key, list chars):
 # ---------------------------------------------------------------------------------------------
 # open-addressing hash table: uint64 key (0 = empty) -> uint32 value, linear probing
 # ---------------------------------------------------------------------------------------------
+cdef packed struct Entry:
+    uint64_t key
+    uint32_t val
+
+
+cdef extern from *:
+    """
+    #include <sys/mman.h>
+    #ifdef MADV_HUGEPAGE
+    #define ZHNLP_ADVISE_HUGE(p, n) madvise((p), (n), MADV_HUGEPAGE)
+    #else
+    #define ZHNLP_ADVISE_HUGE(p, n) 0
+    #endif
+    #define ZHNLP_PREFETCH(p) __builtin_prefetch((p), 1, 1)
+    """
+    int ZHNLP_ADVISE_HUGE(void* p, size_t n) nogil
+    void ZHNLP_PREFETCH(const void* p) nogil
+
+
+cdef extern from "stdlib.h" nogil:
+    int posix_memalign(void** memptr, size_t alignment, size_t size)
+
+
 cdef struct Table:
-    uint64_t* keys
-    uint32_t* vals
+    Entry* entries  # one 12-byte slot a key: a probe touches one cache line, not two arrays
     size_t capacity  # a power of two
     size_t size
     int failed  # set when an allocation failed in nogil code
@@ -85,26 +109,31 @@ cdef int table_init(Table* t, size_t capacity) noexcept nogil:
     cdef size_t cap = MIN_CAPACITY
     while cap < capacity:
         cap <<= 1
-    t.keys = <uint64_t*>calloc(cap, sizeof(uint64_t))
-    t.vals = <uint32_t*>calloc(cap, sizeof(uint32_t))
+    cdef void* memory = NULL
+    cdef size_t nbytes = cap * sizeof(Entry)
     t.capacity = cap
     t.size = 0
     t.failed = 0
-    if t.keys == NULL or t.vals == NULL:
-        free(t.keys)
-        free(t.vals)
-        t.keys = NULL
-        t.vals = NULL
+    t.entries = NULL
+    if nbytes >= HUGE_PAGE:
+        # large tables are probed at random: 2 MB pages spare most TLB misses
+        if posix_memalign(&memory, HUGE_PAGE, nbytes) != 0:
+            memory = NULL
+        if memory != NULL:
+            ZHNLP_ADVISE_HUGE(memory, nbytes)
+            memset(memory, 0, nbytes)
+    else:
+        memory = calloc(cap, sizeof(Entry))
+    if memory == NULL:
         t.failed = 1
         return -1
+    t.entries = <Entry*>memory
     return 0
 
 
 cdef void table_free(Table* t) noexcept nogil:
-    free(t.keys)
-    free(t.vals)
-    t.keys = NULL
-    t.vals = NULL
+    free(t.entries)
+    t.entries = NULL
     t.capacity = 0
     t.size = 0
 
@@ -113,14 +142,14 @@ cdef inline size_t table_find(const Table* t, uint64_t key, uint64_t h) noexcept
     """Slot holding key, or the empty slot where it would go."""
     cdef size_t mask = t.capacity - 1
     cdef size_t i = h & mask
-    while t.keys[i] != 0 and t.keys[i] != key:
+    while t.entries[i].key != 0 and t.entries[i].key != key:
         i = (i + 1) & mask
     return i
 
 
 cdef inline uint32_t table_get(const Table* t, uint64_t key) noexcept nogil:
     cdef size_t i = table_find(t, key, mix64(key))
-    return t.vals[i] if t.keys[i] == key else 0
+    return t.entries[i].val if t.entries[i].key == key else 0
 
 
 cdef int table_rehash(Table* t, size_t new_capacity) noexcept nogil:
@@ -130,10 +159,10 @@ cdef int table_rehash(Table* t, size_t new_capacity) noexcept nogil:
         t.failed = 1
         return -1
     for i in range(t.capacity):
-        if t.keys[i] != 0:
-            j = table_find(&fresh, t.keys[i], mix64(t.keys[i]))
-            fresh.keys[j] = t.keys[i]
-            fresh.vals[j] = t.vals[i]
+        if t.entries[i].key != 0:
+            j = table_find(&fresh, t.entries[i].key, mix64(t.entries[i].key))
+            fresh.entries[j].key = t.entries[i].key
+            fresh.entries[j].val = t.entries[i].val
     fresh.size = t.size
     table_free(t)
     t[0] = fresh
@@ -143,11 +172,11 @@ cdef int table_rehash(Table* t, size_t new_capacity) noexcept nogil:
 cdef inline int table_add(Table* t, uint64_t key, uint64_t h, uint32_t amount) noexcept nogil:
     """Add amount to key's value; returns 1 when the key was new."""
     cdef size_t i = table_find(t, key, h)
-    if t.keys[i] == key:
-        t.vals[i] += amount
+    if t.entries[i].key == key:
+        t.entries[i].val += amount
         return 0
-    t.keys[i] = key
-    t.vals[i] = amount
+    t.entries[i].key = key
+    t.entries[i].val = amount
     t.size += 1
     if t.size * 4 > t.capacity * 3:
         table_rehash(t, t.capacity * 2)
@@ -160,7 +189,7 @@ cdef size_t table_prune(Table* t, uint32_t floor) noexcept nogil:
     cdef uint64_t* keep_keys
     cdef uint32_t* keep_vals
     for i in range(t.capacity):
-        if t.keys[i] != 0 and t.vals[i] >= floor:
+        if t.entries[i].key != 0 and t.entries[i].val >= floor:
             j += 1
     n = j
     keep_keys = <uint64_t*>malloc((n + 1) * sizeof(uint64_t))
@@ -172,16 +201,15 @@ cdef size_t table_prune(Table* t, uint32_t floor) noexcept nogil:
         return t.size
     j = 0
     for i in range(t.capacity):
-        if t.keys[i] != 0 and t.vals[i] >= floor:
-            keep_keys[j] = t.keys[i]
-            keep_vals[j] = t.vals[i]
+        if t.entries[i].key != 0 and t.entries[i].val >= floor:
+            keep_keys[j] = t.entries[i].key
+            keep_vals[j] = t.entries[i].val
             j += 1
-    memset(t.keys, 0, t.capacity * sizeof(uint64_t))
-    memset(t.vals, 0, t.capacity * sizeof(uint32_t))
+    memset(t.entries, 0, t.capacity * sizeof(Entry))
     for j in range(n):
         i = table_find(t, keep_keys[j], mix64(keep_keys[j]))
-        t.keys[i] = keep_keys[j]
-        t.vals[i] = keep_vals[j]
+        t.entries[i].key = keep_keys[j]
+        t.entries[i].val = keep_vals[j]
     t.size = n
     free(keep_keys)
     free(keep_vals)
@@ -305,7 +333,7 @@ cdef class NgramCounter:
         cdef size_t n = 65536 * 8
         cdef int p
         for p in range(self.nparts):
-            n += self.tables[p].capacity * (sizeof(uint64_t) + sizeof(uint32_t))
+            n += self.tables[p].capacity * sizeof(Entry)
         return n
 
     def count(self, const uint16_t[::1] ids, int part=0):
@@ -321,6 +349,9 @@ cdef class NgramCounter:
         cdef size_t limit = self.max_entries // self.nparts if self.max_entries else 0
         cdef int order = self.order
         cdef uint64_t added_chars = 0
+        cdef uint64_t batch_keys[BATCH]
+        cdef uint64_t batch_hashes[BATCH]
+        cdef int queued = 0
         if part < 0 or part >= self.nparts:
             raise ValueError(f"part must be 0..{self.nparts - 1}")
         with nogil:
@@ -339,21 +370,40 @@ cdef class NgramCounter:
                     h = mix64(key)
                     if nparts > 1 and partition_of(h, nparts) != <uint32_t>part:
                         continue
-                    if table_add(t, key, h, 1) and limit and t.size > limit:
-                        floor = self.prune_floor
-                        while t.size > limit // 2:
-                            floor = floor * 2
-                            table_prune(t, floor)
-                        if floor > self.prune_floor:
-                            self.prune_floor = floor
-                    if t.failed:
-                        break
+                    # queue the n-gram and prefetch its slot; count the queue when it is full,
+                    # so BATCH cache misses are in flight at once instead of one
+                    batch_keys[queued] = key
+                    batch_hashes[queued] = h
+                    ZHNLP_PREFETCH(&t.entries[h & (t.capacity - 1)])
+                    queued += 1
+                    if queued == BATCH:
+                        self._count_batch(t, batch_keys, batch_hashes, queued, limit)
+                        queued = 0
+                        if t.failed:
+                            break
                 if t.failed:
                     break
+            if queued and not t.failed:
+                self._count_batch(t, batch_keys, batch_hashes, queued, limit)
         if part == 0:
             self.total_chars += added_chars
         if t.failed:
             raise MemoryError("out of memory while counting n-grams; lower --max-ngrams")
+
+    cdef void _count_batch(self, Table* t, const uint64_t* keys, const uint64_t* hashes, int count,
+                           size_t limit) noexcept nogil:
+        cdef int j
+        cdef uint32_t floor
+        for j in range(count):
+            if table_add(t, keys[j], hashes[j], 1) and limit and t.size > limit:
+                floor = self.prune_floor
+                while t.size > limit // 2:
+                    floor = floor * 2
+                    table_prune(t, floor)
+                if floor > self.prune_floor:
+                    self.prune_floor = floor
+            if t.failed:
+                return
 
     cdef uint64_t _get(self, uint64_t key, int n) noexcept nogil:
         cdef uint64_t h
@@ -381,8 +431,8 @@ cdef class NgramCounter:
         for p in range(self.nparts):
             t = &self.tables[p]
             for i in range(t.capacity):
-                if t.keys[i] != 0:
-                    out[unpack_key(t.keys[i])] = t.vals[i]
+                if t.entries[i].key != 0:
+                    out[unpack_key(t.entries[i].key)] = t.entries[i].val
         return out
 
     cdef double _pmi(self, uint64_t key, int n, int split, double log_total, uint64_t count) noexcept nogil:
@@ -412,13 +462,13 @@ cdef class NgramCounter:
         for p in range(self.nparts):
             t = &self.tables[p]
             for i in range(t.capacity):
-                key = t.keys[i]
-                if key == 0 or t.vals[i] < min_count:
+                key = t.entries[i].key
+                if key == 0 or t.entries[i].val < min_count:
                     continue
                 n = key_order(key)
                 worst = INFINITY
                 for split in range(1, n):
-                    pmi = self._pmi(key, n, split, log_total, t.vals[i])
+                    pmi = self._pmi(key, n, split, log_total, t.entries[i].val)
                     if pmi < worst:
                         worst = pmi
                 if worst >= thr[n]:
@@ -465,7 +515,7 @@ cdef class NgramSet:
 
     def to_set(self):
         cdef size_t i
-        return {unpack_key(self.table.keys[i]) for i in range(self.table.capacity) if self.table.keys[i]}
+        return {unpack_key(self.table.entries[i].key) for i in range(self.table.capacity) if self.table.entries[i].key}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,7 +524,7 @@ cdef class NgramSet:
 cdef struct PieceTable:
     uint64_t* hi  # chars 0..3, left-aligned
     uint64_t* lo  # chars 4..7, left-aligned
-    uint32_t* vals
+    uint32_t* counts
     size_t capacity
     size_t size
     int failed
@@ -490,17 +540,17 @@ cdef int ptable_init(PieceTable* t, size_t capacity) noexcept nogil:
         cap <<= 1
     t.hi = <uint64_t*>calloc(cap, sizeof(uint64_t))
     t.lo = <uint64_t*>calloc(cap, sizeof(uint64_t))
-    t.vals = <uint32_t*>calloc(cap, sizeof(uint32_t))
+    t.counts = <uint32_t*>calloc(cap, sizeof(uint32_t))
     t.capacity = cap
     t.size = 0
     t.failed = 0
-    if t.hi == NULL or t.lo == NULL or t.vals == NULL:
+    if t.hi == NULL or t.lo == NULL or t.counts == NULL:
         free(t.hi)
         free(t.lo)
-        free(t.vals)
+        free(t.counts)
         t.hi = NULL
         t.lo = NULL
-        t.vals = NULL
+        t.counts = NULL
         t.failed = 1
         return -1
     return 0
@@ -509,10 +559,10 @@ cdef int ptable_init(PieceTable* t, size_t capacity) noexcept nogil:
 cdef void ptable_free(PieceTable* t) noexcept nogil:
     free(t.hi)
     free(t.lo)
-    free(t.vals)
+    free(t.counts)
     t.hi = NULL
     t.lo = NULL
-    t.vals = NULL
+    t.counts = NULL
 
 
 cdef inline size_t ptable_find(const PieceTable* t, uint64_t hi, uint64_t lo) noexcept nogil:
@@ -527,11 +577,11 @@ cdef void ptable_add(PieceTable* t, uint64_t hi, uint64_t lo, uint32_t amount) n
     cdef size_t i = ptable_find(t, hi, lo), j
     cdef PieceTable fresh
     if t.hi[i] != 0:
-        t.vals[i] += amount
+        t.counts[i] += amount
         return
     t.hi[i] = hi
     t.lo[i] = lo
-    t.vals[i] = amount
+    t.counts[i] = amount
     t.size += 1
     if t.size * 4 > t.capacity * 3:
         if ptable_init(&fresh, t.capacity * 2) != 0:
@@ -542,7 +592,7 @@ cdef void ptable_add(PieceTable* t, uint64_t hi, uint64_t lo, uint32_t amount) n
                 j = ptable_find(&fresh, t.hi[i], t.lo[i])
                 fresh.hi[j] = t.hi[i]
                 fresh.lo[j] = t.lo[i]
-                fresh.vals[j] = t.vals[i]
+                fresh.counts[j] = t.counts[i]
         fresh.size = t.size
         ptable_free(t)
         t[0] = fresh
@@ -593,11 +643,16 @@ cdef class PieceCounter:
         cdef double worst, pmi
         cdef int order = counts.order
         cdef int max_len = self.max_len
+        cdef double* links = NULL
+        cdef uint64_t* queue = NULL
+        cdef Py_ssize_t queue_size = 0, queued = 0, q
         joined = <unsigned char*>malloc(n + 1)
         stack = <Py_ssize_t*>malloc((2 * n + 2) * sizeof(Py_ssize_t))
-        if joined == NULL or stack == NULL:
+        links = <double*>malloc((n + 1) * sizeof(double))
+        if joined == NULL or stack == NULL or links == NULL:
             free(joined)
             free(stack)
+            free(links)
             raise MemoryError()
         with nogil:
             while start < n:
@@ -609,20 +664,40 @@ cdef class PieceCounter:
                     end += 1
                 length = end - start
                 memset(joined, 0, length + 1)
+                if length * 6 > queue_size:  # up to 3 n-grams a position, 2 slots each
+                    free(queue)
+                    queue_size = length * 8
+                    queue = <uint64_t*>malloc(queue_size * sizeof(uint64_t))
+                    if queue == NULL:
+                        self.table.failed = 1
+                        break
+                # first every n-gram's key, its slot prefetched; then the lookups, which now hit
+                # the cache: the set is too large for L2 and the lookups are independent
+                queued = 0
                 for i in range(length):
                     key = (<uint64_t>ids[start + i]) << 48
                     for k in range(1, order):
                         if i + k >= length:
                             break
                         key |= (<uint64_t>ids[start + i + k]) << (48 - 16 * k)
-                        if cohesive._has(key):
-                            for b in range(i + 1, i + k + 1):
-                                joined[b] = 1
+                        queue[queued] = key
+                        queue[queued + 1] = (<uint64_t>i << 8) | <uint64_t>k
+                        ZHNLP_PREFETCH(&cohesive.table.entries[mix64(key) & (cohesive.table.capacity - 1)])
+                        queued += 2
+                for q in range(0, queued, 2):
+                    if cohesive._has(queue[q]):
+                        i = <Py_ssize_t>(queue[q + 1] >> 8)
+                        k = <Py_ssize_t>(queue[q + 1] & 0xFF)
+                        for b in range(i + 1, i + k + 1):
+                            joined[b] = 1
                 # pieces between the cuts; overlong ones split at their weakest link
                 lo_ = 0
                 for b in range(1, length + 1):
                     if b < length and joined[b]:
                         continue
+                    if b - lo_ > max_len:  # the links of an overlong piece, looked up once
+                        for k in range(lo_ + 1, b):
+                            links[k] = counts.link_pmi(ids[start + k - 1], ids[start + k], log_total)
                     top = 0
                     stack[0] = lo_
                     stack[1] = b
@@ -637,7 +712,7 @@ cdef class PieceCounter:
                         weakest = i + 1
                         worst = INFINITY
                         for k in range(i + 1, hi_):
-                            pmi = counts.link_pmi(ids[start + k - 1], ids[start + k], log_total)
+                            pmi = links[k]
                             if pmi < worst:
                                 worst = pmi
                                 weakest = k
@@ -651,6 +726,8 @@ cdef class PieceCounter:
                 start = end
         free(joined)
         free(stack)
+        free(links)
+        free(queue)
         if self.table.failed:
             raise MemoryError("out of memory while counting candidate words")
 
@@ -658,7 +735,7 @@ cdef class PieceCounter:
         cdef size_t i
         for i in range(other.table.capacity):
             if other.table.hi[i] != 0:
-                ptable_add(&self.table, other.table.hi[i], other.table.lo[i], other.table.vals[i])
+                ptable_add(&self.table, other.table.hi[i], other.table.lo[i], other.table.counts[i])
         self.total += other.total
         if self.table.failed:
             raise MemoryError()
@@ -668,9 +745,9 @@ cdef class PieceCounter:
         cdef list out = []
         cdef size_t i
         for i in range(self.table.capacity):
-            if self.table.hi[i] != 0 and self.table.vals[i] >= min_count:
+            if self.table.hi[i] != 0 and self.table.counts[i] >= min_count:
                 out.append((decode_key(self.table.hi[i], chars) + decode_key(self.table.lo[i], chars),
-                            self.table.vals[i]))
+                            self.table.counts[i]))
         return out
 
 
@@ -719,8 +796,8 @@ cdef class WordLattice:
             key = ((<uint64_t>node) << 32) | (<uint64_t>ch)
             h = mix64(key)
             slot = table_find(&self.children, key, h)
-            if self.children.keys[slot] == key:
-                node = self.children.vals[slot]
+            if self.children.entries[slot].key == key:
+                node = self.children.entries[slot].val
                 continue
             if not create:
                 return 0
@@ -793,9 +870,9 @@ cdef class WordLattice:
             for x in range(k, n):
                 key = ((<uint64_t>node) << 32) | (<uint64_t>text[x])
                 slot = table_find(&self.children, key, mix64(key))
-                if self.children.keys[slot] != key:
+                if self.children.entries[slot].key != key:
                     break
-                node = self.children.vals[slot]
+                node = self.children.entries[slot].val
                 if self.counts[node] > 0:
                     score = (log(self.counts[node]) - log_total) + route[x + 1]
                     if best_x < 0 or score >= best:

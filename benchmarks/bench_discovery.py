@@ -1,0 +1,209 @@
+"""Benchmark of word discovery: speed, memory and lexicon quality, next to nlp_zero's Word_Finder.
+
+    python benchmarks/bench_discovery.py            # sidamingzhu.txt and modern_zh.txt (about 4 min)
+    python benchmarks/bench_discovery.py --quick    # sidamingzhu.txt only, no nlp_zero on modern_zh
+
+Every run happens in a fresh child process, so peak RSS is that run's own. Columns:
+- wall, peak RSS: the whole discovery, reading the file included;
+- counter Mch/s: the n-gram counter alone on one core (encoded corpus; for the pure-Python twin on
+  the first 2 M chars; for nlp_zero its `train` counting pass);
+- P@1000: share of the 1000 most frequent multi-char words found in jieba's dict.txt;
+- R@32: share of the jieba-dictionary words that jieba (HMM off) emits >= 32 times in the corpus
+  that the lexicon contains (jieba's cut is computed with zhnlp's DP loaded with jieba's dictionary,
+  which tests/test_segmentation.py proves identical to jieba.lcut(HMM=False));
+- MSR F1: msr_test.utf8 segmented with the lexicon by the same unigram DP, against the gold.
+Needs `pip install -e .[bench]` (jieba, nlp-zero) and ../shared/data.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+# ------------------------------------------------------------------------------------ child runs
+def child_zhnlp(corpus: str, out: str) -> dict:
+    from zhnlp import discover_words
+
+    start = time.perf_counter()
+    lexicon = discover_words(corpus)
+    wall = time.perf_counter() - start
+    lexicon.save(out, "tsv")
+    return {"wall": wall, "stats": lexicon.stats}
+
+
+def child_counter(corpus: str, implementation: str, max_chars: int) -> dict:
+    if implementation == "pure":
+        from zhnlp._native import pure as kernels
+    else:
+        from zhnlp._native import _kernels as kernels
+    with open(corpus, encoding="utf-8") as f:
+        text = f.read(max_chars) if max_chars else f.read()
+    vocab = kernels.CharVocab()
+    ids = vocab.encode(text)
+    counter = kernels.NgramCounter(order=4, nparts=1, expected_entries=int(len(text) * 0.65))
+    start = time.perf_counter()
+    counter.count(ids, 0)
+    seconds = time.perf_counter() - start
+    return {"chars": len(text), "seconds": seconds, "chars_per_s": len(text) / seconds}
+
+
+def child_nlp_zero(corpus: str, out: str) -> dict:
+    import collections
+    import collections.abc
+
+    collections.Iterable = collections.abc.Iterable  # nlp_zero 0.1.6 predates Python 3.10
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    from nlp_zero import Word_Finder
+
+    class Lines:
+        def __iter__(self):
+            with open(corpus, encoding="utf-8") as f:
+                for line in f:
+                    yield line.strip()
+
+    start = time.perf_counter()
+    finder = Word_Finder(min_proba=1e-7, min_pmi=1)
+    finder.train(Lines())
+    counted = time.perf_counter()
+    finder.find(Lines())
+    wall = time.perf_counter() - start
+    chars = sum(finder.chars.values())
+    with open(out, "w", encoding="utf-8") as f:
+        for word, count in sorted(finder.words.items(), key=lambda x: -x[1]):
+            f.write(f"{word}\t{count}\n")
+    return {"wall": wall, "counter_chars_per_s": chars / (counted - start)}
+
+
+def run_child(*args: str) -> tuple[dict, float]:
+    """Run this file as a child; return its JSON result and its peak RSS in MB."""
+    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"child {args} failed with status {status}")
+    return json.loads(output), usage.ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------------------ quality
+def jieba_dictionary() -> dict[str, int]:
+    import jieba
+
+    counts = {}
+    with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
+        for line in f:
+            word, freq = line.split(" ")[:2]
+            counts[word] = int(freq)
+    return counts
+
+
+def jieba_reference_counts(corpus: Path, dictionary: dict[str, int]) -> dict[str, int]:
+    """How often jieba (HMM off) emits each dictionary word in corpus; cached in benchmarks/results."""
+    cache = RESULTS / f"jieba_counts_{corpus.stem}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text(encoding="utf-8"))
+    from zhnlp import Segmenter
+
+    segmenter = Segmenter(dictionary)
+    counts: dict[str, int] = {}
+    with open(corpus, encoding="utf-8") as f:
+        for line in f:
+            for word in segmenter.cut(line):
+                if word in dictionary:
+                    counts[word] = counts.get(word, 0) + 1
+    cache.write_text(json.dumps(counts, ensure_ascii=False), encoding="utf-8")
+    return counts
+
+
+def quality(lexicon_path: Path, dictionary: dict[str, int], reference: dict[str, int], msr: bool) -> dict:
+    from zhnlp import Lexicon, Segmenter
+    from zhnlp.discovery.scoring import precision_at_k, recall_of_frequent, segmentation_prf
+
+    lexicon = Lexicon.load(lexicon_path)
+    result = {"words": len(lexicon), "p_at_1000": precision_at_k(lexicon, set(dictionary), 1000),
+              "r_at_32": recall_of_frequent(lexicon, reference, 32)}
+    if msr:
+        segmenter = Segmenter(lexicon)
+        seg_dir = DATA / "segmentation"
+        raw = [line for line in open(seg_dir / "msr_test.utf8", encoding="utf-8")]
+        gold = [line.split() for line in open(seg_dir / "msr_test_gold.utf8", encoding="utf-8")]
+        pairs = [(segmenter.cut("".join(r.split())), g) for r, g in zip(raw, gold) if g]
+        p, r, f1, skipped = segmentation_prf([a for a, _ in pairs], [b for _, b in pairs])
+        result.update(msr_f1=f1, msr_skipped=skipped)
+    return result
+
+
+# ------------------------------------------------------------------------------------ main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="sidamingzhu.txt only")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        if kind == "zhnlp":
+            result = child_zhnlp(*rest)
+        elif kind == "counter":
+            result = child_counter(rest[0], rest[1], int(rest[2]))
+        else:
+            result = child_nlp_zero(*rest)
+        print(json.dumps(result))
+        return
+
+    if not (DATA / "corpus").is_dir():
+        raise SystemExit(f"needs the shared data at {DATA}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    from rich.console import Console
+    from rich.table import Table
+
+    dictionary = jieba_dictionary()
+    corpora = ["sidamingzhu.txt"] if args.quick else ["sidamingzhu.txt", "modern_zh.txt"]
+    table = Table(title="word discovery (2-core machine; ratios against nlp_zero in the same run)")
+    for column in ("corpus", "method", "wall s", "peak MB", "counter Mch/s", "speed ×", "words",
+                   "P@1000", "R@32", "MSR F1"):
+        table.add_column(column, justify="left" if column in ("corpus", "method") else "right")
+    for name in corpora:
+        corpus = DATA / "corpus" / name
+        is_modern = name == "modern_zh.txt"
+        reference = jieba_reference_counts(corpus, dictionary)
+        ours_path = RESULTS / f"zhnlp_{corpus.stem}.tsv"
+        ours, ours_rss = run_child("zhnlp", str(corpus), str(ours_path))
+        compiled, _ = run_child("counter", str(corpus), "compiled", "0")
+        twin, _ = run_child("counter", str(corpus), "pure", "2000000")
+        ours_q = quality(ours_path, dictionary, reference, msr=is_modern)
+        theirs = None
+        if not (args.quick and is_modern):
+            theirs_path = RESULTS / f"nlp_zero_{corpus.stem}.tsv"
+            theirs, theirs_rss = run_child("nlp_zero", str(corpus), str(theirs_path))
+            theirs_q = quality(theirs_path, dictionary, reference, msr=is_modern)
+        fmt = lambda q, k: f"{q[k]:.3f}" if k in q else "-"  # noqa: E731
+        speedup = f"{theirs['wall'] / ours['wall']:.1f}" if theirs else "-"
+        table.add_row(name, "zhnlp", f"{ours['wall']:.1f}", f"{ours_rss:.0f}", f"{compiled['chars_per_s'] / 1e6:.1f}",
+                      speedup, str(ours_q["words"]), fmt(ours_q, "p_at_1000"), fmt(ours_q, "r_at_32"),
+                      fmt(ours_q, "msr_f1"))
+        table.add_row("", "zhnlp pure-Python counter", "-", "-", f"{twin['chars_per_s'] / 1e6:.2f}",
+                      f"{twin['chars_per_s'] / compiled['chars_per_s']:.3f}", "-", "-", "-", "-")
+        if theirs:
+            table.add_row("", "nlp_zero 0.1.6", f"{theirs['wall']:.1f}", f"{theirs_rss:.0f}",
+                          f"{theirs['counter_chars_per_s'] / 1e6:.2f}", "1.0", str(theirs_q["words"]),
+                          fmt(theirs_q, "p_at_1000"), fmt(theirs_q, "r_at_32"), fmt(theirs_q, "msr_f1"))
+        stage = ours["stats"]["seconds"]
+        table.add_row("", "  zhnlp stages (s)", "", "", "", "",
+                      f"count {stage['count']:.1f}", f"cut {stage['cut']:.1f}", f"redund. {stage['redundancy']:.1f}", "")
+    Console().print(table)
+    print("speed ×: nlp_zero wall / zhnlp wall; for the pure-Python counter, its chars/s over the compiled one's.")
+
+
+if __name__ == "__main__":
+    main()
