@@ -201,7 +201,7 @@ def main() -> None:
         stage = ours["stats"]["seconds"]
         table.add_row("", "  zhnlp stages (s)", "", "", "", "",
                       f"count {stage['count']:.1f}", f"cut {stage['cut']:.1f}", f"redund. {stage['redundancy']:.1f}", "")
-    Console().print(table)
+    Console(width=200).print(table)
     print("speed ×: nlp_zero wall / zhnlp wall; for the pure-Python counter, its chars/s over the compiled one's.")
 
 

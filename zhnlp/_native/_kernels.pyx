@@ -75,7 +75,11 @@ cdef extern from *:
     #define ZHNLP_ADVISE_HUGE(p, n) 0
     #endif
     #define ZHNLP_PREFETCH(p) __builtin_prefetch((p), 1, 1)
+    /* slot of a hash in a table of any size (Lemire's fastrange): tables are sized to their
+       contents instead of the next power of two */
+    #define ZHNLP_SLOT(h, cap) ((size_t)(((unsigned __int128)(h) * (unsigned __int128)(cap)) >> 64))
     """
+    size_t ZHNLP_SLOT(uint64_t h, size_t cap) nogil
     int ZHNLP_ADVISE_HUGE(void* p, size_t n) nogil
     void ZHNLP_PREFETCH(const void* p) nogil
 
@@ -86,13 +90,13 @@ cdef extern from "stdlib.h" nogil:
 
 cdef struct Table:
     Entry* entries  # one 12-byte slot a key: a probe touches one cache line, not two arrays
-    size_t capacity  # a power of two
+    size_t capacity
     size_t size
     int failed  # set when an allocation failed in nogil code
 
 
 cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
-    # splitmix64 finaliser: slot from the low bits, partition from the high bits
+    # splitmix64 finaliser: slot from the high bits, partition from the low bits
     x ^= x >> 30
     x *= <uint64_t>0xbf58476d1ce4e5b9
     x ^= x >> 27
@@ -102,13 +106,12 @@ cdef inline uint64_t mix64(uint64_t x) noexcept nogil:
 
 
 cdef inline uint32_t partition_of(uint64_t h, uint32_t nparts) noexcept nogil:
-    return <uint32_t>((h >> 56) % nparts)
+    # low bits: the slot comes from the high bits (ZHNLP_SLOT), and the two must not correlate
+    return <uint32_t>((h & <uint64_t>0xFFFFFFFF) % nparts)
 
 
 cdef int table_init(Table* t, size_t capacity) noexcept nogil:
-    cdef size_t cap = MIN_CAPACITY
-    while cap < capacity:
-        cap <<= 1
+    cdef size_t cap = capacity if capacity > MIN_CAPACITY else MIN_CAPACITY
     cdef void* memory = NULL
     cdef size_t nbytes = cap * sizeof(Entry)
     t.capacity = cap
@@ -140,10 +143,11 @@ cdef void table_free(Table* t) noexcept nogil:
 
 cdef inline size_t table_find(const Table* t, uint64_t key, uint64_t h) noexcept nogil:
     """Slot holding key, or the empty slot where it would go."""
-    cdef size_t mask = t.capacity - 1
-    cdef size_t i = h & mask
+    cdef size_t i = ZHNLP_SLOT(h, t.capacity)
     while t.entries[i].key != 0 and t.entries[i].key != key:
-        i = (i + 1) & mask
+        i += 1
+        if i == t.capacity:
+            i = 0
     return i
 
 
@@ -374,7 +378,7 @@ cdef class NgramCounter:
                     # so BATCH cache misses are in flight at once instead of one
                     batch_keys[queued] = key
                     batch_hashes[queued] = h
-                    ZHNLP_PREFETCH(&t.entries[h & (t.capacity - 1)])
+                    ZHNLP_PREFETCH(&t.entries[ZHNLP_SLOT(h, t.capacity)])
                     queued += 1
                     if queued == BATCH:
                         self._count_batch(t, batch_keys, batch_hashes, queued, limit)
@@ -682,7 +686,7 @@ cdef class PieceCounter:
                         key |= (<uint64_t>ids[start + i + k]) << (48 - 16 * k)
                         queue[queued] = key
                         queue[queued + 1] = (<uint64_t>i << 8) | <uint64_t>k
-                        ZHNLP_PREFETCH(&cohesive.table.entries[mix64(key) & (cohesive.table.capacity - 1)])
+                        ZHNLP_PREFETCH(&cohesive.table.entries[ZHNLP_SLOT(mix64(key), cohesive.table.capacity)])
                         queued += 2
                 for q in range(0, queued, 2):
                     if cohesive._has(queue[q]):

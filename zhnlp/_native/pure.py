@@ -40,7 +40,7 @@ def pack_ids(ngram) -> int:
 
 
 def partition_of(ngram: tuple, nparts: int) -> int:
-    return (mix64(pack_ids(ngram)) >> 56) % nparts
+    return (mix64(pack_ids(ngram)) & 0xFFFFFFFF) % nparts
 
 
 class CharVocab:

@@ -164,9 +164,13 @@ def _count_pieces(corpus: EncodedCorpus, counter, cohesive, config: DiscoveryCon
                     batch = []
             if batch:
                 _cut_round(pool, piece_counters, batch, cohesive, counter, task)
-    merged = piece_counters[0]
-    for other in piece_counters[1:]:
-        merged.merge(other)
+    return piece_counters
+
+
+def _merge_pieces(piece_counters: list):
+    merged = piece_counters.pop(0)
+    while piece_counters:
+        merged.merge(piece_counters.pop())  # each one is freed as soon as it is merged
     return merged
 
 
@@ -265,13 +269,17 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
     start = time.perf_counter()
     counter, vocab, corpus = _count_ngrams(sources, config, encoding, show_progress)
     timings["count"] = time.perf_counter() - start
+    total_chars = counter.total_chars
     try:
-        if counter.total_chars == 0:
+        if total_chars == 0:
             raise ZhnlpError("no Chinese text in the input", "word discovery needs a corpus of Chinese text")
         thresholds = {n: config.min_pmi * (n - 1) for n in range(2, config.order + 1)}
         t = time.perf_counter()
         cohesive, kept_by_order = counter.cohesive(config.min_count, thresholds)
-        pieces = _count_pieces(corpus, counter, cohesive, config, show_progress)
+        piece_counters = _count_pieces(corpus, counter, cohesive, config, show_progress)
+        distinct_ngrams, prune_floor = len(counter), counter.prune_floor
+        del counter  # the n-gram tables are the largest structure: free them before what follows
+        pieces = _merge_pieces(piece_counters)
         candidates = dict(pieces.items(vocab.chars, config.min_count))
         timings["cut"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -287,10 +295,10 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
     words = [WordEntry(w, int(round(c)), round(scores.get(w, 0.0), 4)) for w, c in counts.items()
              if c >= config.min_count]
     stats = {
-        "chars": counter.total_chars,
+        "chars": total_chars,
         "distinct_chars": len(vocab),
-        "distinct_ngrams": len(counter),
-        "pruned_below": counter.prune_floor if counter.prune_floor > 1 else 0,
+        "distinct_ngrams": distinct_ngrams,
+        "pruned_below": prune_floor if prune_floor > 1 else 0,
         "cohesive_ngrams": kept_by_order,
         "candidates": len(candidates),
         "words": len(words),
