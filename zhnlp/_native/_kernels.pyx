@@ -92,6 +92,7 @@ cdef struct Table:
     Entry* entries  # one 12-byte slot a key: a probe touches one cache line, not two arrays
     size_t capacity
     size_t size
+    uint64_t salt  # mixed into the hash: a table filled by walking another must not share its order
     int failed  # set when an allocation failed in nogil code
 
 
@@ -110,8 +111,13 @@ cdef inline uint32_t partition_of(uint64_t h, uint32_t nparts) noexcept nogil:
     return <uint32_t>((h & <uint64_t>0xFFFFFFFF) % nparts)
 
 
-cdef int table_init(Table* t, size_t capacity) noexcept nogil:
+cdef inline uint64_t table_hash(const Table* t, uint64_t key) noexcept nogil:
+    return mix64(key ^ t.salt)
+
+
+cdef int table_init(Table* t, size_t capacity, uint64_t salt=0) noexcept nogil:
     cdef size_t cap = capacity if capacity > MIN_CAPACITY else MIN_CAPACITY
+    t.salt = salt
     cdef void* memory = NULL
     cdef size_t nbytes = cap * sizeof(Entry)
     t.capacity = cap
@@ -152,19 +158,19 @@ cdef inline size_t table_find(const Table* t, uint64_t key, uint64_t h) noexcept
 
 
 cdef inline uint32_t table_get(const Table* t, uint64_t key) noexcept nogil:
-    cdef size_t i = table_find(t, key, mix64(key))
+    cdef size_t i = table_find(t, key, table_hash(t, key))
     return t.entries[i].val if t.entries[i].key == key else 0
 
 
 cdef int table_rehash(Table* t, size_t new_capacity) noexcept nogil:
     cdef Table fresh
     cdef size_t i, j
-    if table_init(&fresh, new_capacity) != 0:
+    if table_init(&fresh, new_capacity, t.salt) != 0:
         t.failed = 1
         return -1
     for i in range(t.capacity):
         if t.entries[i].key != 0:
-            j = table_find(&fresh, t.entries[i].key, mix64(t.entries[i].key))
+            j = table_find(&fresh, t.entries[i].key, table_hash(t, t.entries[i].key))
             fresh.entries[j].key = t.entries[i].key
             fresh.entries[j].val = t.entries[i].val
     fresh.size = t.size
@@ -211,7 +217,7 @@ cdef size_t table_prune(Table* t, uint32_t floor) noexcept nogil:
             j += 1
     memset(t.entries, 0, t.capacity * sizeof(Entry))
     for j in range(n):
-        i = table_find(t, keep_keys[j], mix64(keep_keys[j]))
+        i = table_find(t, keep_keys[j], table_hash(t, keep_keys[j]))
         t.entries[i].key = keep_keys[j]
         t.entries[i].val = keep_vals[j]
     t.size = n
@@ -496,14 +502,14 @@ cdef class NgramSet:
     cdef Table table
 
     def __cinit__(self):
-        if table_init(&self.table, MIN_CAPACITY) != 0:
+        if table_init(&self.table, MIN_CAPACITY, <uint64_t>0x5851F42D4C957F2D) != 0:
             raise MemoryError()
 
     def __dealloc__(self):
         table_free(&self.table)
 
     cdef inline void _add(self, uint64_t key) noexcept nogil:
-        table_add(&self.table, key, mix64(key), 1)
+        table_add(&self.table, key, table_hash(&self.table, key), 1)
 
     cdef inline bint _has(self, uint64_t key) noexcept nogil:
         return table_get(&self.table, key) != 0
@@ -686,7 +692,8 @@ cdef class PieceCounter:
                         key |= (<uint64_t>ids[start + i + k]) << (48 - 16 * k)
                         queue[queued] = key
                         queue[queued + 1] = (<uint64_t>i << 8) | <uint64_t>k
-                        ZHNLP_PREFETCH(&cohesive.table.entries[ZHNLP_SLOT(mix64(key), cohesive.table.capacity)])
+                        ZHNLP_PREFETCH(&cohesive.table.entries[ZHNLP_SLOT(table_hash(&cohesive.table, key),
+                                                                            cohesive.table.capacity)])
                         queued += 2
                 for q in range(0, queued, 2):
                     if cohesive._has(queue[q]):
