@@ -13,6 +13,10 @@ _LAZY = {
     "Lexicon": ("zhnlp.discovery", "Lexicon"),
     "WordEntry": ("zhnlp.discovery", "WordEntry"),
     "Segmenter": ("zhnlp.segmentation", "Segmenter"),
+    "find_templates": ("zhnlp.templates", "find_templates"),
+    "TemplateConfig": ("zhnlp.templates", "TemplateConfig"),
+    "TemplateSet": ("zhnlp.templates", "TemplateSet"),
+    "TemplateParser": ("zhnlp.templates", "TemplateParser"),
     "ZhnlpError": ("zhnlp.errors", "ZhnlpError"),
 }
 

@@ -45,12 +45,15 @@ class Source:
                 yield handle
 
 
-def resolve_sources(inputs: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Source]:
+def resolve_sources(inputs: Iterable[str | os.PathLike | Source] | str | os.PathLike | Source) -> list[Source]:
     """Files, folders (every *.txt inside, recursively, sorted) and '-' for stdin, checked."""
-    if isinstance(inputs, (str, os.PathLike)):
+    if isinstance(inputs, (str, os.PathLike, Source)):
         inputs = [inputs]
     sources: list[Source] = []
     for item in inputs:
+        if isinstance(item, Source):  # already resolved
+            sources.append(item)
+            continue
         if str(item) == STDIN:
             sources.append(Source(None))
             continue

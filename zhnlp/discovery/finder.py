@@ -74,11 +74,12 @@ class DiscoveryConfig:
 # encoded corpus, kept for the second pass (in memory, spilled to a temporary file when large)
 # ---------------------------------------------------------------------------------------------
 class EncodedCorpus:
-    """The corpus as arrays of char ids, kept between passes; beyond ``memory_limit`` bytes the
+    """The corpus as arrays of char (or word) ids, kept between passes; beyond ``memory_limit`` bytes the
     arrays go to a temporary file, so memory stays flat on any corpus size."""
 
-    def __init__(self, memory_limit: int = 512 << 20):
+    def __init__(self, memory_limit: int = 512 << 20, typecode: str = "H"):
         self.memory_limit = memory_limit
+        self.typecode = typecode  # "H": char ids; "I": word ids (templates)
         self._chunks: list[array] = []
         self._in_memory = 0
         self._spill = None
@@ -102,7 +103,7 @@ class EncodedCorpus:
             self._spill.flush()
             self._spill.seek(0)
             for size in self._spilled_sizes:
-                ids = array("H")
+                ids = array(self.typecode)
                 ids.fromfile(self._spill, size)
                 yield ids
 
