@@ -16,17 +16,13 @@ Needs `pip install -e .[bench]` (jieba, nlp-zero) and ../shared/data.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-RESULTS = ROOT / "benchmarks" / "results"
+import _common
+from _common import DATA, RESULTS
 
 
 # ------------------------------------------------------------------------------------ child runs
@@ -86,14 +82,7 @@ def child_nlp_zero(corpus: str, out: str) -> dict:
 
 
 def run_child(*args: str) -> tuple[dict, float]:
-    """Run this file as a child; return its JSON result and its peak RSS in MB."""
-    proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"child {args} failed with status {status}")
-    return json.loads(output), usage.ru_maxrss / 1024
+    return _common.run_child(__file__, *args)
 
 
 # ------------------------------------------------------------------------------------ quality
@@ -146,24 +135,12 @@ def quality(lexicon_path: Path, dictionary: dict[str, int], reference: dict[str,
 
 # ------------------------------------------------------------------------------------ main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="sidamingzhu.txt only")
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        kind, *rest = args.child
-        if kind == "zhnlp":
-            result = child_zhnlp(*rest)
-        elif kind == "counter":
-            result = child_counter(rest[0], rest[1], int(rest[2]))
-        else:
-            result = child_nlp_zero(*rest)
-        print(json.dumps(result))
-        return
+    _common.benchmark_main(__doc__, {"zhnlp": child_zhnlp, "nlp_zero": child_nlp_zero,
+                                     "counter": lambda corpus, kind, limit: child_counter(corpus, kind, int(limit))},
+                           run_all)
 
-    if not (DATA / "corpus").is_dir():
-        raise SystemExit(f"needs the shared data at {DATA}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
+
+def run_all(args) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -206,6 +206,142 @@ def segment(
             handle.write("\n")
 
 
+# --------------------------------------------------------------------------------------------- templates
+class TemplateFormat(str, Enum):
+    tsv = "tsv"
+    json = "json"
+    jsonl = "jsonl"
+
+
+@app.command()
+@handle_errors
+def templates(
+    inputs: InputsArg,
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", "-l", help="Lexicon to segment with; without "
+                                                    "it, words are discovered from the corpus first.")] = None,
+    output: OutputOpt = None,
+    fmt: Annotated[TemplateFormat, typer.Option("--format", "-f", help="tsv: template, count; json; "
+                                                "jsonl.")] = TemplateFormat.tsv,
+    force: ForceOpt = False,
+    window: Annotated[int, typer.Option("--window", min=1, max=255, help="Pairs are counted up to this many "
+                                        "words apart.")] = 5,
+    min_pmi: Annotated[float, typer.Option("--min-pmi", help="Least ln(p_ab/(p_a p_b)) of an edge.")] = 2.0,
+    min_prob: Annotated[float, typer.Option("--min-prob", min=0.0, max=1.0, help="Pairs and templates rarer "
+                                            "than this are dropped.")] = 1e-5,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Only the N most frequent.")] = None,
+    include_trivial: Annotated[bool, typer.Option("--all", help="Also list trivial templates (X w X); "
+                                                  "give --all when the file is for `zhnlp parse`.")] = False,
+    min_words: Annotated[int, typer.Option("--min-words", min=1, help="Only templates with at least this "
+                                           "many words.")] = 1,
+    save_lexicon: Annotated[Optional[Path], typer.Option("--save-lexicon", help="Also write the discovered "
+                                                         "lexicon here (for `zhnlp parse --lexicon`).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Counting threads (0: one per core).")] = 0,
+    encoding: EncodingOpt = "utf-8",
+    quiet: QuietOpt = False,
+) -> None:
+    """Find sentence templates: words that co-occur within a window, joined into patterns like X 的 X.
+
+    Prints template<TAB>count, most frequent first; X marks a slot. Example:
+
+        zhnlp templates corpus.txt --lexicon words.tsv --all -o templates.tsv
+    """
+    import time
+
+    from zhnlp.errors import InputError
+    from zhnlp.templates import TemplateConfig, find_templates
+    from zhnlp.textio import atomic_output
+
+    config = TemplateConfig(window=window, min_prob=min_prob, min_pmi=min_pmi, workers=workers)
+    _check_output(output, force)
+    if save_lexicon is not None:
+        if lexicon is not None:
+            raise InputError("--save-lexicon writes a discovered lexicon, but --lexicon was given",
+                             "drop one of the two options")
+        _check_output(save_lexicon, force)
+    if lexicon is not None and not lexicon.is_file():
+        raise InputError(f"lexicon not found: {lexicon}", f"make one: zhnlp discover-words CORPUS -o {lexicon}")
+    start = time.perf_counter()
+    found = find_templates(inputs, str(lexicon) if lexicon else None, config, encoding=encoding,
+                           show_progress=not quiet)
+    with atomic_output(output, force=force) as handle:
+        found.write(handle, fmt.value, top=top, include_trivial=include_trivial, min_words=min_words)
+    if save_lexicon is not None and found.lexicon is not None:
+        found.lexicon.save(save_lexicon, force=force)
+    if not quiet:
+        stats = found.stats
+        skipped = (f"; {stats['skipped_sentences']} sentences with over {config.max_paths} paths skipped"
+                   if stats["skipped_sentences"] else "")
+        typer.echo(f"{len(found)} templates ({sum(t.is_trivial for t in found)} trivial) from "
+                   f"{stats['words']:,} words in {time.perf_counter() - start:.1f} s{skipped}"
+                   + (f"; written to {output}" if output else ""), err=True)
+
+
+@app.command()
+@handle_errors
+def parse(
+    text: Annotated[str, typer.Argument(help="A sentence, a text file (one sentence per line), or - for stdin.",
+                                        show_default=False)],
+    templates_path: Annotated[Path, typer.Option("--templates", "-t", help="Templates from `zhnlp templates "
+                                                 "--all -o FILE`.")],
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", "-l", help="The lexicon the templates were "
+                                                    "found with; without it, sentences are segmented with the "
+                                                    "templates' own words.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON tree per line: template, span, "
+                                              "text, children.")] = False,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Parse sentences into nested templates: the cover with the highest total log-probability.
+
+    One tree per input line. Example:
+
+        zhnlp parse "他们都是从北京来的学生" --templates templates.tsv --lexicon words.tsv
+    """
+    from zhnlp.errors import InputError
+    from zhnlp.templates import TemplateParser, TemplateSet
+    from zhnlp.textio import iter_lines, resolve_sources
+
+    if lexicon is not None and not lexicon.is_file():
+        raise InputError(f"lexicon not found: {lexicon}", f"make one: zhnlp discover-words CORPUS -o {lexicon}")
+    template_set = TemplateSet.load(templates_path)
+    if not template_set.has_trivial:
+        typer.echo(f"warning: {templates_path} has no trivial templates (X w X), so parses will be coarse; "
+                   f"write it with: zhnlp templates CORPUS --all -o {templates_path}", err=True)
+    parser = TemplateParser(template_set, str(lexicon) if lexicon else None)
+    if text == "-" or Path(text).is_file():
+        lines = iter_lines(resolve_sources(text), encoding)
+    elif text.endswith((".txt", ".tsv")) or "/" in text:
+        raise InputError(f"no such file: {text}", "check the path, or quote a sentence to parse it")
+    else:
+        lines = iter([text])
+    console = None
+    for line in lines:
+        tree = parser.parse(line)
+        if json_output:
+            typer.echo(json.dumps(None if tree is None else tree.to_dict(), ensure_ascii=False))
+            continue
+        if console is None:
+            from rich.console import Console
+
+            console = Console(highlight=False)
+        console.print(_rich_tree(tree) if tree is not None else "(no words)")
+
+
+def _rich_tree(node):
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    def label(n):
+        template = "[dim]no template[/dim]" if n.template is None else f"[cyan]{escape(str(n.template))}[/cyan]"
+        return f"{escape(n.label())}  {template}"
+
+    def grow(tree, n):
+        for child in n.children:
+            grow(tree.add(label(child)), child)
+        return tree
+
+    return grow(Tree(label(node)), node)
+
+
 def main() -> None:
     app()
 

@@ -84,3 +84,74 @@ def test_merge_of_piece_counters_matches_one_counter():
         a.merge(b)
         assert sorted(a.items(vocab.chars)) == sorted(one.items(vocab.chars))
         assert a.total == one.total == 2 * sum(c for _, c in one.items(vocab.chars)) // 2
+
+
+# ------------------------------------------------------------------ templates (最小熵原理(三))
+WORD_IDS = st.lists(st.lists(st.integers(1, 8), min_size=1, max_size=14), max_size=12)
+
+
+def _encode_sentences(sentences):
+    from array import array
+
+    ids = array("I")
+    for s in sentences:
+        ids.extend(s)
+        ids.append(0)
+    return ids
+
+
+def _templates(module, sentences, window, nparts, min_prob, min_pmi, max_paths):
+    ids = _encode_sentences(sentences)
+    counter = module.NgramCounter(order=2, nparts=nparts)
+    eligible = bytes([0] + [1] * 6 + [0] * 3)  # words 7 and 8 are never stored
+    for part in range(nparts):
+        counter.count_pairs(ids, window, eligible, part)
+    word_counts = [0] * 10
+    for w in ids:
+        word_counts[w] += 1 if w else 0
+    import numpy as np
+
+    strong = counter.strong_pairs(np.array(word_counts, dtype=np.uint64), float(sum(word_counts)), min_prob, min_pmi)
+    templates = module.TemplateCounter()
+    templates.add(ids, window, strong, max_paths)
+    pairs = {(a, b): counter.get_pair(a, b) for a in range(1, 9) for b in range(1, 9)}
+    return pairs, counter.total_pairs, sorted(templates.items()), templates.total, templates.skipped_sentences
+
+
+@settings(max_examples=150, deadline=None)
+@given(sentences=WORD_IDS, window=st.integers(1, 5), nparts=st.sampled_from([1, 2]),
+       min_prob=st.sampled_from([1e-5, 0.02]), min_pmi=st.sampled_from([-1.0, 0.0, 0.5]),
+       max_paths=st.sampled_from([3, 10_000]))
+def test_pair_and_template_counting_parity(sentences, window, nparts, min_prob, min_pmi, max_paths):
+    compiled = _templates(kernels, sentences, window, nparts, min_prob, min_pmi, max_paths)
+    twin = _templates(pure, sentences, window, nparts, min_prob, min_pmi, max_paths)
+    assert compiled == twin
+
+
+TEMPLATE = st.lists(st.one_of(st.just(0), st.integers(1, 5)), min_size=1, max_size=5).filter(
+    lambda t: any(t) and all(not (a == 0 and b == 0) for a, b in zip(t, t[1:])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(templates=st.lists(TEMPLATE, max_size=12),
+       log_probs=st.lists(st.sampled_from([-1.0, -2.5, -4.0, -7.0]), min_size=12, max_size=12),
+       words=st.lists(st.integers(0, 6), max_size=16), null_score=st.sampled_from([-20.0, -1.0]))
+def test_parse_parity(templates, log_probs, words, null_score):
+    trees = [module.TemplateMatcher(templates, log_probs[:len(templates)]).parse(words, null_score)
+             for module in (kernels, pure)]
+    assert trees[0] == trees[1]
+    tree = trees[0]
+    if words:  # the tree covers the sentence, and blocks nest without crossing
+        def check(node):
+            index, start, end, positions, children = node
+            assert start < end
+            inside = sorted(list(positions) + [p for c in children for p in range(c[1], c[2])])
+            assert inside == list(range(start, end))
+            if index >= 0:
+                template = templates[index]
+                assert [words[p] for p in positions] == [w for w in template if w]
+                assert len(children) == sum(1 for w in template if w == 0)
+            for child in children:
+                check(child)
+        check(tree)
+        assert (tree[1], tree[2]) == (0, len(words))

@@ -1047,7 +1047,7 @@ cdef class TemplateCounter:
     cdef uint32_t* index
     cdef size_t index_capacity
     cdef readonly uint64_t total
-    cdef readonly uint64_t capped_sentences
+    cdef readonly uint64_t skipped_sentences
     cdef int failed
 
     def __cinit__(self):
@@ -1143,11 +1143,13 @@ cdef class TemplateCounter:
         Edges i -> j join words at most `window` apart whose pair is in `strong`; every maximal
         path (from a word with no incoming edge to one with no outgoing edge, isolated words
         included) is a template: its words, with a slot wherever the path skips words and at open
-        ends. A sentence with more than max_paths paths stops there (counted in capped_sentences).
+        ends. A sentence with more than max_paths paths (a long list repeating one word) gives no
+        templates at all and is counted in skipped_sentences.
         The GIL is released: threads may fill different counters at once.
         """
         cdef Py_ssize_t n_ids = ids.shape[0], i, start, longest = 0
-        cdef size_t n, k, k2, j, depth, emitted, m, width
+        cdef size_t n, k, k2, j, depth, m, width
+        cdef Py_ssize_t kk
         cdef int32_t* out = NULL
         cdef uint8_t* out_len = NULL
         cdef uint8_t* has_in = NULL
@@ -1155,7 +1157,8 @@ cdef class TemplateCounter:
         cdef uint8_t* next_edge = NULL
         cdef uint32_t* tpl = NULL
         cdef const uint32_t* sent
-        cdef bint capped
+        cdef uint64_t* paths = NULL
+        cdef uint64_t total_paths
         cdef int status = 0
         if window < 1 or window > 255:
             raise ValueError(f"window must be 1..255, got {window}")
@@ -1176,8 +1179,10 @@ cdef class TemplateCounter:
         path = <size_t*>malloc(longest * sizeof(size_t))
         next_edge = <uint8_t*>malloc(longest)
         tpl = <uint32_t*>malloc((2 * longest + 2) * sizeof(uint32_t))
-        if out == NULL or out_len == NULL or has_in == NULL or path == NULL or next_edge == NULL or tpl == NULL:
-            free(out); free(out_len); free(has_in); free(path); free(next_edge); free(tpl)
+        paths = <uint64_t*>malloc(longest * sizeof(uint64_t))
+        if (out == NULL or out_len == NULL or has_in == NULL or path == NULL or next_edge == NULL
+                or tpl == NULL or paths == NULL):
+            free(out); free(out_len); free(has_in); free(path); free(next_edge); free(tpl); free(paths)
             raise MemoryError()
         with nogil:
             start = 0
@@ -1202,11 +1207,28 @@ cdef class TemplateCounter:
                             out[k * width + out_len[k]] = <int32_t>j
                             out_len[k] += 1
                             has_in[j] = 1
-                # every maximal path, depth first, in the pure twin's order
-                emitted = 0
-                capped = False
+                # how many maximal paths (saturating): too many, and the sentence is skipped
+                for kk in range(<Py_ssize_t>n - 1, -1, -1):
+                    if out_len[kk] == 0:
+                        paths[kk] = 1
+                        continue
+                    paths[kk] = 0
+                    for j in range(out_len[kk]):
+                        paths[kk] += paths[out[kk * width + j]]
+                        if paths[kk] > max_paths:
+                            paths[kk] = max_paths + 1
+                total_paths = 0
                 for k in range(n):
-                    if has_in[k] or capped:
+                    if not has_in[k]:
+                        total_paths += paths[k]
+                        if total_paths > max_paths:
+                            break
+                if total_paths > max_paths:
+                    self.skipped_sentences += 1
+                    continue
+                # every maximal path, depth first, in the pure twin's order
+                for k in range(n):
+                    if has_in[k]:
                         continue
                     depth = 1
                     path[0] = k
@@ -1234,11 +1256,7 @@ cdef class TemplateCounter:
                                 status = -1
                                 break
                             self.total += 1
-                            emitted += 1
                             depth -= 1
-                            if emitted >= max_paths:
-                                capped = True
-                                break
                             continue
                         if next_edge[depth - 1] == out_len[j]:
                             depth -= 1
@@ -1247,11 +1265,7 @@ cdef class TemplateCounter:
                         next_edge[depth - 1] += 1
                         next_edge[depth] = 0
                         depth += 1
-                    if capped:
-                        break
-                if capped:
-                    self.capped_sentences += 1
-        free(out); free(out_len); free(has_in); free(path); free(next_edge); free(tpl)
+        free(out); free(out_len); free(has_in); free(path); free(next_edge); free(tpl); free(paths)
         if status != 0:
             raise MemoryError("out of memory while counting templates")
 
@@ -1262,7 +1276,7 @@ cdef class TemplateCounter:
                          other.counts[t]) != 0:
                 raise MemoryError()
         self.total += other.total
-        self.capped_sentences += other.capped_sentences
+        self.skipped_sentences += other.skipped_sentences
 
     def items(self, uint64_t min_count=1):
         """[(template tuple, count)] with count >= min_count, in no particular order."""

@@ -407,11 +407,13 @@ SLOT = 0
 
 
 def sentence_templates(sent, window, strong, max_paths):
-    """The templates of one sentence (a sequence of word ids) and whether max_paths cut it short.
+    """The templates of one sentence (a sequence of word ids), and whether it was skipped.
 
     Edges i -> j join words at most `window` apart whose pair is strong; every maximal path (from a
     word with no incoming edge to one with no outgoing edge, isolated words included) is a
-    template: its words, with a slot wherever the path skips words and at open ends.
+    template: its words, with a slot wherever the path skips words and at open ends. Paths can
+    be exponentially many (a long list repeating one word); a sentence with more than max_paths
+    gives no templates at all rather than a flood of near-copies.
     """
     n = len(sent)
     out: list[list[int]] = [[] for _ in range(n)]
@@ -421,6 +423,11 @@ def sentence_templates(sent, window, strong, max_paths):
             if strong.has_pair(sent[i], sent[j]):
                 out[i].append(j)
                 has_in[j] = True
+    paths = [0] * n  # paths from i to a sink, saturating at max_paths + 1
+    for i in range(n - 1, -1, -1):
+        paths[i] = min(max_paths + 1, sum(paths[j] for j in out[i])) if out[i] else 1
+    if min(max_paths + 1, sum(paths[i] for i in range(n) if not has_in[i])) > max_paths:
+        return [], True
     found: list[tuple] = []
 
     def emit(path):
@@ -439,8 +446,6 @@ def sentence_templates(sent, window, strong, max_paths):
             continue
         if not out[source]:
             emit([source])
-            if len(found) >= max_paths:
-                return found, True
             continue
         path, stack = [source], [iter(out[source])]
         while stack:
@@ -455,8 +460,6 @@ def sentence_templates(sent, window, strong, max_paths):
                 continue
             emit(path)
             path.pop()
-            if len(found) >= max_paths:
-                return found, True
     return found, False
 
 
@@ -466,7 +469,7 @@ class TemplateCounter:
     def __init__(self):
         self.counts: dict[tuple, int] = {}
         self.total = 0
-        self.capped_sentences = 0
+        self.skipped_sentences = 0
 
     def __len__(self):
         return len(self.counts)
@@ -475,8 +478,8 @@ class TemplateCounter:
         """Count the templates of every sentence of ids (word ids, 0 = sentence break)."""
         counts = self.counts
         for sent in _sentences(ids):
-            found, capped = sentence_templates(sent, window, strong, max_paths)
-            self.capped_sentences += capped
+            found, skipped = sentence_templates(sent, window, strong, max_paths)
+            self.skipped_sentences += skipped
             self.total += len(found)
             for t in found:
                 counts[t] = counts.get(t, 0) + 1
@@ -485,7 +488,7 @@ class TemplateCounter:
         for t, c in other.counts.items():
             self.counts[t] = self.counts.get(t, 0) + c
         self.total += other.total
-        self.capped_sentences += other.capped_sentences
+        self.skipped_sentences += other.skipped_sentences
 
     def items(self, min_count=1):
         """[(template tuple, count)] with count >= min_count, in no particular order."""

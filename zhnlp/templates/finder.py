@@ -32,7 +32,7 @@ from ..errors import ZhnlpError
 from ..lexicon import Lexicon
 from ..progress import progress_task
 from ..segmentation import Segmenter
-from ..textio import STDIN, iter_text_blocks, resolve_sources, total_bytes
+from ..textio import iter_text_blocks, resolve_sources, total_bytes
 from .templateset import Template, TemplateSet
 
 # what a sentence is made of: CJK ideographs, Latin letters and digits (ASCII and full width);
@@ -49,7 +49,9 @@ class TemplateConfig:
     window: int = 5  # a pair is counted when b is at most this many words after a
     min_prob: float = 1e-5  # pairs and templates rarer than this are dropped
     min_pmi: float = 2.0  # nats of ln(p_ab / (p_a p_b)) for an edge; 2 keeps real collocations only
-    max_paths: int = 100_000  # templates taken from one sentence at most (paths can be exponential)
+    # a sentence with more paths than this (a long list repeating one word: their number grows
+    # exponentially) is skipped rather than flooding the counts with near-copies of one template
+    max_paths: int = 10_000
     workers: int = 0  # counting threads; 0 = one per core (at most 8)
 
     def validate(self) -> None:
@@ -185,7 +187,8 @@ def find_templates(inputs: str | os.PathLike | Iterable[str | os.PathLike],
     segment with (a Lexicon, a lexicon file, {word: count} or a Segmenter); when None, the words are
     discovered from the corpus first (``discover_words`` with ``discovery``).
     Any TemplateConfig field can be given as a keyword (``find_templates(path, window=3)``).
-    Returns every kept template, trivial ones included, most frequent first.
+    Returns every kept template, trivial ones included, most frequent first (with the discovered
+    lexicon in ``.lexicon`` when none was given: parse with it).
     """
     config = config or TemplateConfig()
     if overrides:
@@ -200,6 +203,9 @@ def find_templates(inputs: str | os.PathLike | Iterable[str | os.PathLike],
                              "give a lexicon: zhnlp discover-words CORPUS -o words.tsv, then --lexicon words.tsv")
         lexicon = discover_words(sources, discovery, encoding=encoding, show_progress=show_progress)
         timings["discover_words"] = time.perf_counter() - start
+        discovered = lexicon
+    else:
+        discovered = None
     segmenter = as_segmenter(lexicon)
     t = time.perf_counter()
     vocab, corpus = _segment(sources, segmenter, encoding, show_progress)
@@ -239,9 +245,9 @@ def find_templates(inputs: str | os.PathLike | Iterable[str | os.PathLike],
         "template_paths": total,
         "distinct_templates": len(counts),
         "kept_templates": len(kept),
-        "capped_sentences": counts.capped_sentences,
+        "skipped_sentences": counts.skipped_sentences,
         "compiled": COMPILED,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
         "config": asdict(config),
     }
-    return TemplateSet(kept, sum(t.count for t in kept), stats)
+    return TemplateSet(kept, sum(t.count for t in kept), stats, lexicon=discovered)

@@ -74,6 +74,7 @@ class TemplateSet:
     templates: list[Template]
     total: int = 0
     stats: dict = field(default_factory=dict)
+    lexicon: object = field(default=None, repr=False)  # the Lexicon discovered on the way, if any
 
     def __post_init__(self):
         self.templates.sort(key=lambda t: (-t.count, str(t)))

@@ -1,0 +1,53 @@
+"""Shared by the benchmark scripts: paths, and child runs whose peak RSS is their own."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def run_child(script: str, *args: str, timeout: float | None = None) -> tuple[dict | None, float]:
+    """Run `script --child ARGS` in a fresh process; return its JSON result (None on timeout)
+    and its peak RSS in MB."""
+    proc = subprocess.Popen([sys.executable, script, "--child", *args], stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    timer = threading.Timer(timeout, proc.kill) if timeout else None
+    if timer:
+        timer.start()
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)  # reaped here, so that its rusage is its own
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    timed_out = timer is not None and not timer.is_alive() and proc.returncode != 0
+    if timer:
+        timer.cancel()
+    if timed_out:
+        return None, usage.ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise SystemExit(f"child {args} failed with status {proc.returncode}")
+    return json.loads(output), usage.ru_maxrss / 1024
+
+
+def benchmark_main(doc: str, children: dict, run) -> None:
+    """Parse the common options; run one child job (``--child KIND ARGS``) and print its JSON, or
+    check the shared data and call ``run(args)`` for the whole benchmark."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="sidamingzhu.txt only")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        print(json.dumps(children[kind](*rest)))
+        return
+    if not (DATA / "corpus").is_dir():
+        raise SystemExit(f"needs the shared data at {DATA}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    run(args)
