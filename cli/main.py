@@ -269,8 +269,9 @@ def templates(
         found.lexicon.save(save_lexicon, force=force)
     if not quiet:
         stats = found.stats
-        skipped = (f"; {stats['skipped_sentences']} sentences with over {config.max_paths} paths skipped"
-                   if stats["skipped_sentences"] else "")
+        n_skipped = stats["skipped_sentences"]
+        skipped = (f"; {n_skipped} sentence{'s' if n_skipped > 1 else ''} with over {config.max_paths} "
+                   f"paths skipped" if n_skipped else "")
         typer.echo(f"{len(found)} templates ({sum(t.is_trivial for t in found)} trivial) from "
                    f"{stats['words']:,} words in {time.perf_counter() - start:.1f} s{skipped}"
                    + (f"; written to {output}" if output else ""), err=True)
