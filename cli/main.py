@@ -113,8 +113,10 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars 
 def discover_words_command(
     inputs: InputsArg,
     output: OutputOpt = None,
-    fmt: Annotated[LexiconFormat, typer.Option("--format", "-f", help="tsv: word, count, score; jieba: a "
-                                               "jieba user dictionary; json; jsonl.")] = LexiconFormat.tsv,
+    fmt: Annotated[Optional[LexiconFormat], typer.Option("--format", "-f", help="tsv: word, count, score; "
+                                                         "jieba: a jieba user dictionary; json; jsonl. Default: "
+                                                         "from the -o suffix, else tsv.",
+                                                         show_default=False)] = None,
     force: ForceOpt = False,
     min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")] = 8,
     max_len: Annotated[int, typer.Option("--max-len", min=1, max=8, help="Longest word, in characters.")] = 6,
@@ -151,12 +153,20 @@ def discover_words_command(
     start = time.perf_counter()
     lexicon = discover_words(inputs, config, encoding=encoding, show_progress=not quiet)
     with atomic_output(output, force=force) as handle:
-        lexicon.write(handle, fmt.value, top=top, min_length=min_length)
+        lexicon.write(handle, _format_for(output, fmt, LexiconFormat), top=top, min_length=min_length)
     if not quiet:
         stats = lexicon.stats
         pruned = f"; n-grams seen fewer than {stats['pruned_below']} times were pruned" if stats["pruned_below"] else ""
         typer.echo(f"{len(lexicon)} words from {stats['chars']:,} chars in {time.perf_counter() - start:.1f} s"
                    f"{pruned}" + (f"; written to {output}" if output else ""), err=True)
+
+
+def _format_for(output: Path | None, fmt: Enum | None, choices: type[Enum]) -> str:
+    """The --format given, else the output's suffix when it names a format, else tsv."""
+    if fmt is not None:
+        return fmt.value
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    return suffix if suffix in {c.value for c in choices} else "tsv"
 
 
 def _check_output(output: Path | None, force: bool) -> None:
@@ -220,8 +230,9 @@ def templates(
     lexicon: Annotated[Optional[Path], typer.Option("--lexicon", "-l", help="Lexicon to segment with; without "
                                                     "it, words are discovered from the corpus first.")] = None,
     output: OutputOpt = None,
-    fmt: Annotated[TemplateFormat, typer.Option("--format", "-f", help="tsv: template, count; json; "
-                                                "jsonl.")] = TemplateFormat.tsv,
+    fmt: Annotated[Optional[TemplateFormat], typer.Option("--format", "-f", help="tsv: template, count; json; "
+                                                          "jsonl. Default: from the -o suffix, else tsv.",
+                                                          show_default=False)] = None,
     force: ForceOpt = False,
     window: Annotated[int, typer.Option("--window", min=1, max=255, help="Pairs are counted up to this many "
                                         "words apart.")] = 5,
@@ -264,7 +275,8 @@ def templates(
     found = find_templates(inputs, str(lexicon) if lexicon else None, config, encoding=encoding,
                            show_progress=not quiet)
     with atomic_output(output, force=force) as handle:
-        found.write(handle, fmt.value, top=top, include_trivial=include_trivial, min_words=min_words)
+        found.write(handle, _format_for(output, fmt, TemplateFormat), top=top, include_trivial=include_trivial,
+                    min_words=min_words)
     if save_lexicon is not None and found.lexicon is not None:
         found.lexicon.save(save_lexicon, force=force)
     if not quiet:

@@ -258,3 +258,15 @@ def test_templates_on_the_four_novels():
     top = [str(t) for t in found.listing(top=40, min_words=2)]
     assert "第 X 回" in top and "X 是 X 的" in top
     assert found.lexicon is not None and "宝玉" in found.lexicon
+
+
+def test_cli_discovers_words_when_no_lexicon_is_given(planted, tmp_path):
+    _, corpus, _ = planted
+    saved, words = tmp_path / "t.jsonl", tmp_path / "words.tsv"
+    result = _run("templates", corpus, "--all", "-o", saved, "--save-lexicon", words, "-q")
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines()]
+    assert {"template", "words", "count"} <= set(records[0]) and words.is_file()
+    assert any(r["template"] == "X 可以 X 吗" for r in records)
+    parsed = _run("parse", "天地可以山水吗", "-t", saved, "-l", words, "--json")
+    assert parsed.exit_code == 0 and json.loads(parsed.stdout)["template"] is not None
