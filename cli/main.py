@@ -131,8 +131,8 @@ def discover_words_command(
                                             "characters (2 hides single characters).")] = 1,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Counting threads (0: one per core).")] = 0,
     max_ngrams: Annotated[int, typer.Option("--max-ngrams", min=0, help="Distinct n-grams held in memory "
-                                            "before the rarest are pruned (about 24 bytes each; 0: no "
-                                            "limit).")] = 60_000_000,
+                                            "before the rarest are pruned (about 16 bytes each; 0: no "
+                                            "limit).")] = 40_000_000,
     encoding: EncodingOpt = "utf-8",
     quiet: QuietOpt = False,
 ) -> None:

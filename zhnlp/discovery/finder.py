@@ -50,7 +50,9 @@ class DiscoveryConfig:
     redundancy: float = 3.0
     iterations: int = 1  # >1: re-segment with the lexicon and recount, per the post's refinement
     workers: int = 0  # counting threads; 0 = one per core (at most 8)
-    max_ngrams: int = 60_000_000  # distinct n-grams held before the rarest are pruned (~12 B each)
+    # distinct n-grams held before the rarest are pruned (~16 B each with table slack): twice what
+    # modern_zh (98 MB) has, and a 1 GB corpus stays within 2 GB of memory
+    max_ngrams: int = 40_000_000
 
     def validate(self) -> None:
         checks = [
@@ -77,7 +79,9 @@ class EncodedCorpus:
     """The corpus as arrays of char (or word) ids, kept between passes; beyond ``memory_limit`` bytes the
     arrays go to a temporary file, so memory stays flat on any corpus size."""
 
-    def __init__(self, memory_limit: int = 512 << 20, typecode: str = "H"):
+    # 128 MB: the spilled part is read back sequentially, at disk speed, while the counter and piece
+    # tables need the memory more (a 1 GB corpus would otherwise hold 512 MB here throughout)
+    def __init__(self, memory_limit: int = 128 << 20, typecode: str = "H"):
         self.memory_limit = memory_limit
         self.typecode = typecode  # "H": char ids; "I": word ids (templates)
         self._chunks: list[array] = []
@@ -282,6 +286,9 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
         del counter  # the n-gram tables are the largest structure: free them before what follows
         pieces = _merge_pieces(piece_counters)
         candidates = dict(pieces.items(vocab.chars, config.min_count))
+        del pieces
+        if config.iterations == 1:
+            corpus.close()  # only re-segmenting reads it again
         timings["cut"] = time.perf_counter() - t
         t = time.perf_counter()
         counts, scores = remove_redundancy(candidates, config.redundancy, vocab, cohesive, config.order,
