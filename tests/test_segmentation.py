@@ -59,3 +59,43 @@ def test_same_as_jieba_without_hmm_on_chinese_runs():
     assert len(runs) > 5000
     mismatches = [r for r in runs if seg.lattice.cut(r) != jieba.lcut(r, HMM=False)]
     assert not mismatches, mismatches[:5]
+
+
+TRICKY = ["我来到北京清华大学", "iPhone6手机 3.5元，T恤A股卡拉OK", "", "  \r\n \t", "😀表情，ｆｕｌｌ-width１２３",
+          "C++和C#程序员_abc%", "a.b.c-d", "他说：“你好！”\n第二行", "〇一二三龘䶮𠀀"]
+
+
+def test_jieba_segmenter_equals_jieba_lcut_on_tricky_text():
+    from zhnlp.segmentation.jieba_compat import JiebaSegmenter
+
+    seg = JiebaSegmenter.from_jieba()
+    for text in TRICKY:
+        assert seg.cut(text) == jieba.lcut(text, HMM=False), text
+    assert seg(["我来到北京", ""]) == [["我", "来到", "北京"], []]
+
+
+def test_jieba_segmenter_add_word_follows_jieba():
+    from zhnlp.segmentation.jieba_compat import JiebaSegmenter
+
+    seg = JiebaSegmenter.from_jieba([("清华大学城", 50), ("北京", 3)])
+    reference = jieba.Tokenizer()
+    reference.initialize()
+    reference.add_word("清华大学城", 50)
+    reference.add_word("北京", 3)
+    for text in ["我来到北京清华大学城", "北京清华大学城北京人"]:
+        assert seg.cut(text) == reference.lcut(text, HMM=False)
+
+
+@requires_data
+def test_jieba_segmenter_equals_jieba_on_every_line_of_the_novels_and_tnews():
+    """Every line of sidamingzhu.txt and every TNEWS sentence (the WoBERT identity requirement)."""
+    import json
+
+    from zhnlp.segmentation.jieba_compat import JiebaSegmenter
+
+    seg = JiebaSegmenter.from_jieba()
+    lines = (SHARED_DATA / "corpus" / "sidamingzhu.txt").read_text(encoding="utf-8").splitlines()
+    with open(SHARED_DATA / "classification" / "tnews" / "train.json", encoding="utf-8") as f:
+        lines += [json.loads(line)["sentence"] for line in f]
+    mismatches = [line for line in lines if seg.cut(line) != jieba.lcut(line, HMM=False)]
+    assert not mismatches, mismatches[:3]

@@ -78,3 +78,8 @@ class Segmenter:
         """Each line's words joined by one space (streaming; one output line per input line)."""
         for line in lines:
             yield " ".join(self.cut(line))
+
+
+from .jieba_compat import JiebaSegmenter  # noqa: E402  (jieba itself is imported only when its dictionary is loaded)
+
+__all__ = ["JiebaSegmenter", "Segmenter", "MAX_BLOCK"]
