@@ -34,7 +34,7 @@ def run_child(script: str, *args: str, timeout: float | None = None) -> tuple[di
     return json.loads(output), usage.ru_maxrss / 1024
 
 
-def benchmark_main(doc: str, children: dict, run) -> None:
+def benchmark_main(doc: str, children: dict, run, extra_flags: dict[str, str] | None = None) -> None:
     """Parse the common options; run one child job (``--child KIND ARGS``) and print its JSON, or
     check the shared data and call ``run(args)`` for the whole benchmark."""
     import argparse
@@ -42,6 +42,8 @@ def benchmark_main(doc: str, children: dict, run) -> None:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="sidamingzhu.txt only")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    for flag, help_text in (extra_flags or {}).items():
+        parser.add_argument(flag, action="store_true", help=help_text)
     args = parser.parse_args()
     if args.child:
         kind, *rest = args.child
@@ -51,3 +53,28 @@ def benchmark_main(doc: str, children: dict, run) -> None:
         raise SystemExit(f"needs the shared data at {DATA}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     run(args)
+
+
+def import_nlp_zero():
+    """nlp_zero 0.1.6, made importable on Python 3.10+ and silenced."""
+    import collections
+    import collections.abc
+    import logging
+
+    collections.Iterable = collections.abc.Iterable  # nlp_zero 0.1.6 predates Python 3.10
+    logging.disable(logging.CRITICAL)
+    import nlp_zero
+
+    return nlp_zero
+
+
+class CorpusLines:
+    """The stripped lines of a corpus file, re-readable (nlp_zero reads its input twice)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __iter__(self):
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                yield line.strip()

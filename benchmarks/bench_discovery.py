@@ -2,6 +2,7 @@
 
     python benchmarks/bench_discovery.py            # sidamingzhu.txt and modern_zh.txt (about 4 min)
     python benchmarks/bench_discovery.py --quick    # sidamingzhu.txt only, no nlp_zero on modern_zh
+    python benchmarks/bench_discovery.py --big      # the 1 GB input: modern_zh.txt x10 (about 2 min)
 
 Every run happens in a fresh child process, so peak RSS is that run's own. Columns:
 - wall, peak RSS: the whole discovery, reading the file included;
@@ -53,26 +54,14 @@ def child_counter(corpus: str, implementation: str, max_chars: int) -> dict:
 
 
 def child_nlp_zero(corpus: str, out: str) -> dict:
-    import collections
-    import collections.abc
-
-    collections.Iterable = collections.abc.Iterable  # nlp_zero 0.1.6 predates Python 3.10
-    import logging
-
-    logging.disable(logging.CRITICAL)
-    from nlp_zero import Word_Finder
-
-    class Lines:
-        def __iter__(self):
-            with open(corpus, encoding="utf-8") as f:
-                for line in f:
-                    yield line.strip()
+    Word_Finder = _common.import_nlp_zero().Word_Finder
+    lines = _common.CorpusLines(corpus)
 
     start = time.perf_counter()
     finder = Word_Finder(min_proba=1e-7, min_pmi=1)
-    finder.train(Lines())
+    finder.train(lines)
     counted = time.perf_counter()
-    finder.find(Lines())
+    finder.find(lines)
     wall = time.perf_counter() - start
     chars = sum(finder.chars.values())
     with open(out, "w", encoding="utf-8") as f:
@@ -137,10 +126,30 @@ def quality(lexicon_path: Path, dictionary: dict[str, int], reference: dict[str,
 def main() -> None:
     _common.benchmark_main(__doc__, {"zhnlp": child_zhnlp, "nlp_zero": child_nlp_zero,
                                      "counter": lambda corpus, kind, limit: child_counter(corpus, kind, int(limit))},
-                           run_all)
+                           run_all, {"--big": "only the 1 GB run: modern_zh.txt ten times over (about 2 min)"})
+
+
+def run_big() -> None:
+    """Wall time and peak RSS of discovery on a 1 GB corpus (target: within 2 GB)."""
+    import tempfile
+
+    source = DATA / "corpus" / "modern_zh.txt"
+    with tempfile.TemporaryDirectory(prefix="zhnlp-bench-") as scratch:
+        big = Path(scratch) / "modern_zh_x10.txt"
+        with open(big, "wb") as out:
+            for _ in range(10):
+                out.write(source.read_bytes())
+        result, rss = run_child("zhnlp", str(big), str(Path(scratch) / "words.tsv"))
+        size = big.stat().st_size
+    print(f"1 GB input ({size / 1e6:.0f} MB, modern_zh.txt x10): wall {result['wall']:.1f} s, "
+          f"peak RSS {rss:.0f} MB, {result['stats']['words']} words, "
+          f"n-grams pruned below {result['stats']['pruned_below']}")
 
 
 def run_all(args) -> None:
+    if args.big:
+        run_big()
+        return
     from rich.console import Console
     from rich.table import Table
 

@@ -38,18 +38,6 @@ def run_child(*args: str, timeout: float | None = None):
     return _common.run_child(__file__, *args, timeout=timeout)
 
 
-def _import_nlp_zero():
-    import collections
-    import collections.abc
-    import logging
-
-    collections.Iterable = collections.abc.Iterable  # nlp_zero 0.1.6 predates Python 3.10
-    logging.disable(logging.CRITICAL)
-    import nlp_zero
-
-    return nlp_zero
-
-
 def _nlp_zero_tokenizer(nlp_zero, lexicon_path: str):
     from zhnlp import Lexicon
 
@@ -71,19 +59,14 @@ def child_zhnlp(corpus: str, lexicon: str, out: str) -> dict:
 
 
 def child_nlp_zero(corpus: str, lexicon: str, out: str) -> dict:
-    nlp_zero = _import_nlp_zero()
+    nlp_zero = _common.import_nlp_zero()
     tokenizer = _nlp_zero_tokenizer(nlp_zero, lexicon)
 
-    class Lines:
-        def __iter__(self):
-            with open(corpus, encoding="utf-8") as f:
-                for line in f:
-                    yield line.strip()
-
+    lines = _common.CorpusLines(corpus)
     start = time.perf_counter()
     finder = nlp_zero.Template_Finder(tokenizer.tokenize, window=WINDOW, min_proba=MIN_PROB, min_pmi=MIN_PMI)
-    finder.train(Lines())
-    finder.find(Lines())
+    finder.train(lines)
+    finder.find(lines)
     wall = time.perf_counter() - start
     rows = [{"words": list(t.words), "count": c} for t, c in finder.templates.items()]
     with open(out, "w", encoding="utf-8") as f:
@@ -92,7 +75,7 @@ def child_nlp_zero(corpus: str, lexicon: str, out: str) -> dict:
 
 
 def child_nlp_zero_parse(templates_path: str, lexicon: str, sentences_path: str, length: str) -> dict:
-    nlp_zero = _import_nlp_zero()
+    nlp_zero = _common.import_nlp_zero()
     trie = nlp_zero.XTrie()
     for row in json.load(open(templates_path, encoding="utf-8"))["templates"]:
         trie[tuple(row["words"])] = row["count"]

@@ -246,6 +246,10 @@ def test_cli_bad_inputs(planted, tmp_path):
     assert result.exit_code == 1
     result = _run("templates", corpus, "-l", lexicon, "--window", 0)
     assert result.exit_code == 2
+    gbk = tmp_path / "gbk.tsv"
+    gbk.write_bytes("X 的 X\t12\n".encode("utf-8") + "X 是 X\t3\n".encode("gbk"))
+    result = _run("parse", "你好", "-t", gbk)
+    assert result.exit_code == 1 and "line 2" in result.stderr and "iconv" in result.stderr
     no_trivial = tmp_path / "no_trivial.tsv"
     no_trivial.write_text("X 的 X 是 什么\t5\n", encoding="utf-8")
     warned = _run("parse", "我的书是什么", "-t", no_trivial)

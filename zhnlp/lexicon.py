@@ -9,6 +9,7 @@ Formats (``save`` writes them, ``load`` reads them back):
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -95,29 +96,25 @@ class Lexicon:
     @classmethod
     def load(cls, path: str | os.PathLike, encoding: str = "utf-8") -> "Lexicon":
         """Read a lexicon in any of FORMATS (chosen by suffix: .json, .jsonl, else text columns)."""
+        from .textio import read_small_text
+
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"no such lexicon: {path}",
-                             f"make one first: zhnlp discover-words CORPUS -o {path}")
+        text = read_small_text(path, encoding, (f"no such lexicon: {path}",
+                                                f"make one first: zhnlp discover-words CORPUS -o {path}"))
         fmt = _format_from_suffix(path)
-        try:
-            with open(path, encoding="utf-8-sig" if encoding.lower().replace("-", "") == "utf8" else encoding) as f:
-                if fmt == "json":
-                    try:
-                        data = json.load(f)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})",
-                                         "fix the file, or write it again with --format json") from None
-                    items = data.get("words") if isinstance(data, dict) else data
-                    if not isinstance(items, list):
-                        raise InputError(f"{path}: expected {{\"words\": [...]}}", "write it with --format json")
-                    words = [_entry_from_obj(obj, path, i + 1) for i, obj in enumerate(items)]
-                    stats = data.get("stats", {}) if isinstance(data, dict) else {}
-                    return cls(words, stats)
-                words = list(_read_text_entries(f, path, fmt))
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: cannot decode as {encoding} ({exc.reason})",
-                             "lexicons are UTF-8; convert with iconv -f gb18030 -t utf-8") from None
+        if fmt == "json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})",
+                                 "fix the file, or write it again with --format json") from None
+            items = data.get("words") if isinstance(data, dict) else data
+            if not isinstance(items, list):
+                raise InputError(f"{path}: expected {{\"words\": [...]}}", "write it with --format json")
+            words = [_entry_from_obj(obj, path, i + 1) for i, obj in enumerate(items)]
+            stats = data.get("stats", {}) if isinstance(data, dict) else {}
+            return cls(words, stats)
+        words = list(_read_text_entries(io.StringIO(text), path, fmt))
         if not words:
             raise InputError(f"lexicon {path} has no words", "give a lexicon made by zhnlp discover-words")
         return cls(words)

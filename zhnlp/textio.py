@@ -149,6 +149,22 @@ def iter_text_blocks(sources: list[Source], encoding: str = "utf-8",
             raise InputError(f"{source.name} is empty", "give a file with text in it")
 
 
+def read_small_text(path: str | os.PathLike, encoding: str, missing: tuple[str, str]) -> str:
+    """The whole text of a small input file (a lexicon, a templates file). ``missing`` is the
+    (message, hint) when there is no such file; a decoding error names the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(*missing)
+    raw = path.read_bytes()
+    is_utf8 = codecs.lookup(encoding).name == "utf-8"
+    try:
+        return raw.decode("utf-8-sig" if is_utf8 else encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}, line {line}: cannot decode as {encoding} (byte 0x{raw[exc.start]:02x})",
+                         f"convert it to UTF-8: iconv -f gb18030 -t utf-8 {path}") from None
+
+
 def iter_lines(sources: list[Source], encoding: str = "utf-8",
                on_bytes: Callable[[int], None] | None = None) -> Iterator[str]:
     """Every line of every source, without its line break (\\n or \\r\\n)."""

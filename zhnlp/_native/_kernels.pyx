@@ -20,6 +20,8 @@ from libc.string cimport memcmp, memcpy, memset
 
 import array as _pyarray
 
+from .pure import _check_template  # the same validation for both twins
+
 cdef size_t MIN_CAPACITY = 1024
 cdef size_t HUGE_PAGE = 2 << 20
 DEF BATCH = 32  # n-grams whose slots are prefetched together before they are counted
@@ -355,9 +357,7 @@ cdef class NgramCounter:
         """
         cdef Table* t = &self.tables[part]
         cdef Py_ssize_t n = ids.shape[0], i, k
-        cdef uint64_t key, h, c
-        cdef uint32_t nparts = self.nparts
-        cdef uint32_t floor
+        cdef uint64_t key, c
         cdef size_t limit = self.max_entries // self.nparts if self.max_entries else 0
         cdef int order = self.order
         cdef uint64_t added_chars = 0
@@ -379,20 +379,8 @@ cdef class NgramCounter:
                     if i + k >= n or ids[i + k] == 0:
                         break
                     key |= (<uint64_t>ids[i + k]) << (48 - 16 * k)
-                    h = mix64(key)
-                    if nparts > 1 and partition_of(h, nparts) != <uint32_t>part:
-                        continue
-                    # queue the n-gram and prefetch its slot; count the queue when it is full,
-                    # so BATCH cache misses are in flight at once instead of one
-                    batch_keys[queued] = key
-                    batch_hashes[queued] = h
-                    ZHNLP_PREFETCH(&t.entries[ZHNLP_SLOT(h, t.capacity)])
-                    queued += 1
-                    if queued == BATCH:
-                        self._count_batch(t, batch_keys, batch_hashes, queued, limit)
-                        queued = 0
-                        if t.failed:
-                            break
+                    if not self._enqueue(t, key, part, batch_keys, batch_hashes, &queued, limit):
+                        break
                 if t.failed:
                     break
             if queued and not t.failed:
@@ -401,6 +389,22 @@ cdef class NgramCounter:
             self.total_chars += added_chars
         if t.failed:
             raise MemoryError("out of memory while counting n-grams; lower --max-ngrams")
+
+    cdef inline bint _enqueue(self, Table* t, uint64_t key, int part, uint64_t* keys, uint64_t* hashes,
+                              int* queued, size_t limit) noexcept nogil:
+        """Queue key if it falls in partition `part`, prefetching its slot; count the queue when it
+        is full, so BATCH cache misses are in flight at once instead of one. False: out of memory."""
+        cdef uint64_t h = mix64(key)
+        if self.nparts > 1 and partition_of(h, <uint32_t>self.nparts) != <uint32_t>part:
+            return True
+        keys[queued[0]] = key
+        hashes[queued[0]] = h
+        ZHNLP_PREFETCH(&t.entries[ZHNLP_SLOT(h, t.capacity)])
+        queued[0] += 1
+        if queued[0] == BATCH:
+            self._count_batch(t, keys, hashes, queued[0], limit)
+            queued[0] = 0
+        return not t.failed
 
     cdef void _count_batch(self, Table* t, const uint64_t* keys, const uint64_t* hashes, int count,
                            size_t limit) noexcept nogil:
@@ -502,8 +506,7 @@ cdef class NgramCounter:
         cdef Table* t
         cdef Py_ssize_t n = ids.shape[0], i, j, stop, sent_end = 0
         cdef Py_ssize_t n_eligible = eligible.shape[0]
-        cdef uint64_t key, h, a, b, seen = 0
-        cdef uint32_t nparts = self.nparts
+        cdef uint64_t a, b, seen = 0
         cdef uint64_t batch_keys[BATCH]
         cdef uint64_t batch_hashes[BATCH]
         cdef int queued = 0
@@ -531,19 +534,8 @@ cdef class NgramCounter:
                     b = ids[j]
                     if <Py_ssize_t>b >= n_eligible or not eligible[b]:
                         continue
-                    key = (a << 32) | b
-                    h = mix64(key)
-                    if nparts > 1 and partition_of(h, nparts) != <uint32_t>part:
-                        continue
-                    batch_keys[queued] = key
-                    batch_hashes[queued] = h
-                    ZHNLP_PREFETCH(&t.entries[ZHNLP_SLOT(h, t.capacity)])
-                    queued += 1
-                    if queued == BATCH:
-                        self._count_batch(t, batch_keys, batch_hashes, queued, 0)
-                        queued = 0
-                        if t.failed:
-                            break
+                    if not self._enqueue(t, (a << 32) | b, part, batch_keys, batch_hashes, &queued, 0):
+                        break
                 if t.failed:
                     break
             if queued and not t.failed:
@@ -1593,13 +1585,3 @@ cdef class TemplateMatcher:
         kids.reverse()
         return (t, s, e, tuple(positions), kids)
 
-
-def _check_template(template):
-    if not template or all(w == SLOT for w in template):
-        raise ValueError(f"a template needs at least one word: {template}")
-    for a, b in zip(template, template[1:]):
-        if a == SLOT and b == SLOT:
-            raise ValueError(f"two slots in a row: {template}")
-    for w in template:
-        if not 0 <= w <= 0xFFFFFFFF:
-            raise ValueError(f"word id out of range: {w}")

@@ -130,17 +130,12 @@ class TemplateSet:
     # ------------------------------------------------------------------ reading
     @classmethod
     def load(cls, path: str | os.PathLike, encoding: str = "utf-8") -> "TemplateSet":
+        from ..textio import read_small_text
+
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"templates file not found: {path}",
-                             f"make one first: zhnlp templates CORPUS --all -o {path}")
+        text = read_small_text(path, encoding, (f"templates file not found: {path}",
+                                                f"make one first: zhnlp templates CORPUS --all -o {path}"))
         fmt = _format_from_suffix(path)
-        try:
-            text = path.read_text(encoding=encoding)
-        except UnicodeDecodeError as exc:
-            line = path.read_bytes()[:exc.start].count(b"\n") + 1
-            raise InputError(f"{path}, line {line}: not {encoding} text",
-                             "templates files are UTF-8, as zhnlp templates writes them") from None
         total = 0
         stats: dict = {}
         if fmt == "json" or (fmt == "tsv" and text.lstrip().startswith("{")):
