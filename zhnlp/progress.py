@@ -18,6 +18,9 @@ class NullTask:
     def set_total(self, total: float | None) -> None:
         pass
 
+    def describe(self, description: str) -> None:
+        pass
+
 
 class _RichTask:
     def __init__(self, progress, task_id, chars_field: bool):
@@ -33,6 +36,10 @@ class _RichTask:
 
     def set_total(self, total: float | None) -> None:
         self._progress.update(self._task_id, total=total)
+
+    def describe(self, description: str) -> None:
+        """Replace the text before the bar (e.g. with the current loss and rate)."""
+        self._progress.update(self._task_id, description=description)
 
 
 @contextlib.contextmanager

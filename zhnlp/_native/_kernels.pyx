@@ -13,6 +13,8 @@ Data layout shared by both:
   the same chunk at once, each into its own table, without locks or a merge.
 """
 from cpython cimport array
+from cpython.dict cimport PyDict_GetItem
+from cpython.ref cimport PyObject
 from libc.math cimport log, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
@@ -868,6 +870,19 @@ cdef class PieceCounter:
 # ---------------------------------------------------------------------------------------------
 # unigram segmentation: best path through the DAG of lexicon words (jieba's HMM-free DP)
 # ---------------------------------------------------------------------------------------------
+cdef size_t ROOT_FANOUT = 0x10000
+
+
+cdef double* grow_doubles(double* old, size_t n) except NULL:
+    """A zeroed array of 2n doubles holding old's n first; old is freed."""
+    cdef double* grown = <double*>calloc(n * 2, sizeof(double))
+    if grown == NULL:
+        raise MemoryError()
+    memcpy(grown, old, n * sizeof(double))
+    free(old)
+    return grown
+
+
 cdef class WordLattice:
     """A lexicon of words with counts and the maximum-probability segmentation over it.
 
@@ -877,7 +892,9 @@ cdef class WordLattice:
     """
 
     cdef Table children  # (node << 32 | code point) -> child node
+    cdef uint32_t* root_children  # BMP code point -> child of the root: the first step, without hashing
     cdef double* counts  # node -> count of the word ending there (0: not a word)
+    cdef double* log_counts  # node -> log(count), kept beside counts for the DP
     cdef size_t nodes_used
     cdef size_t nodes_allocated
     cdef public double total
@@ -888,7 +905,9 @@ cdef class WordLattice:
             raise MemoryError()
         self.nodes_allocated = 1024
         self.counts = <double*>calloc(self.nodes_allocated, sizeof(double))
-        if self.counts == NULL:
+        self.log_counts = <double*>calloc(self.nodes_allocated, sizeof(double))
+        self.root_children = <uint32_t*>calloc(ROOT_FANOUT, sizeof(uint32_t))
+        if self.counts == NULL or self.log_counts == NULL or self.root_children == NULL:
             raise MemoryError()
         self.nodes_used = 2  # node 0 = none, node 1 = root
         self.total = 0.0
@@ -897,6 +916,8 @@ cdef class WordLattice:
     def __dealloc__(self):
         table_free(&self.children)
         free(self.counts)
+        free(self.log_counts)
+        free(self.root_children)
 
     def __len__(self):
         return self.num_words
@@ -905,7 +926,6 @@ cdef class WordLattice:
         cdef size_t node = 1, i, slot
         cdef uint64_t key, h
         cdef Py_UCS4 ch
-        cdef double* grown
         for ch in word:
             key = ((<uint64_t>node) << 32) | (<uint64_t>ch)
             h = mix64(key)
@@ -916,17 +936,14 @@ cdef class WordLattice:
             if not create:
                 return 0
             if self.nodes_used == self.nodes_allocated:
-                grown = <double*>calloc(self.nodes_allocated * 2, sizeof(double))
-                if grown == NULL:
-                    raise MemoryError()
-                for i in range(self.nodes_allocated):
-                    grown[i] = self.counts[i]
-                free(self.counts)
-                self.counts = grown
+                self.counts = grow_doubles(self.counts, self.nodes_allocated)
+                self.log_counts = grow_doubles(self.log_counts, self.nodes_allocated)
                 self.nodes_allocated *= 2
             table_add(&self.children, key, h, <uint32_t>self.nodes_used)
             if self.children.failed:
                 raise MemoryError()
+            if node == 1 and ch < ROOT_FANOUT:
+                self.root_children[ch] = <uint32_t>self.nodes_used
             node = self.nodes_used
             self.nodes_used += 1
         return node
@@ -946,6 +963,7 @@ cdef class WordLattice:
             self.num_words += 1
         self.total += count - self.counts[node]
         self.counts[node] = count
+        self.log_counts[node] = log(count) if count > 0 else 0.0
 
     def add_count(self, str word, double amount):
         self.set_count(word, self.get_count(word) + amount)
@@ -957,38 +975,33 @@ cdef class WordLattice:
     def __contains__(self, str word):
         return self.get_count(word) > 0
 
-    def cut(self, str text):
-        """The words of text along the maximum-probability path."""
-        cdef Py_ssize_t n = len(text), k, x
-        cdef double* route
-        cdef Py_ssize_t* nxt
-        cdef double log_total, best, score
-        cdef Py_ssize_t best_x
+    cdef void _route(self, str text, Py_ssize_t start, Py_ssize_t end, double* route, Py_ssize_t* nxt) noexcept:
+        """The DP on text[start:end]: nxt[k] is where the best path's word starting at k ends."""
+        cdef Py_ssize_t k, x, best_x
+        cdef double log_total = log(self.total) if self.total > 0 else 0.0
+        cdef double best, score
         cdef size_t node, slot
         cdef uint64_t key
-        cdef list words = []
-        if n == 0:
-            return words
-        route = <double*>malloc((n + 1) * sizeof(double))
-        nxt = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-        if route == NULL or nxt == NULL:
-            free(route)
-            free(nxt)
-            raise MemoryError()
-        log_total = log(self.total) if self.total > 0 else 0.0
-        route[n] = 0.0
-        for k in range(n - 1, -1, -1):
+        cdef Py_UCS4 ch
+        route[end] = 0.0
+        for k in range(end - 1, start - 1, -1):
             best = -INFINITY
             best_x = -1
             node = 1
-            for x in range(k, n):
-                key = ((<uint64_t>node) << 32) | (<uint64_t>text[x])
-                slot = table_find(&self.children, key, mix64(key))
-                if self.children.entries[slot].key != key:
-                    break
-                node = self.children.entries[slot].val
+            for x in range(k, end):
+                ch = text[x]
+                if node == 1 and ch < ROOT_FANOUT:
+                    node = self.root_children[ch]
+                    if node == 0:
+                        break
+                else:
+                    key = ((<uint64_t>node) << 32) | (<uint64_t>ch)
+                    slot = table_find(&self.children, key, mix64(key))
+                    if self.children.entries[slot].key != key:
+                        break
+                    node = self.children.entries[slot].val
                 if self.counts[node] > 0:
-                    score = (log(self.counts[node]) - log_total) + route[x + 1]
+                    score = (self.log_counts[node] - log_total) + route[x + 1]
                     if best_x < 0 or score >= best:
                         best = score
                         best_x = x
@@ -997,6 +1010,20 @@ cdef class WordLattice:
                 best_x = k
             route[k] = best
             nxt[k] = best_x + 1
+
+    def cut(self, str text):
+        """The words of text along the maximum-probability path."""
+        cdef Py_ssize_t n = len(text), k
+        cdef list words = []
+        if n == 0:
+            return words
+        cdef double* route = <double*>malloc((n + 1) * sizeof(double))
+        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+        if route == NULL or nxt == NULL:
+            free(route)
+            free(nxt)
+            raise MemoryError()
+        self._route(text, 0, n, route, nxt)
         k = 0
         while k < n:
             words.append(text[k:nxt[k]])
@@ -1004,6 +1031,122 @@ cdef class WordLattice:
         free(route)
         free(nxt)
         return words
+
+    cdef Py_ssize_t _jieba_ends(self, str text, Py_ssize_t n, double* route, Py_ssize_t* nxt,
+                                Py_ssize_t* ends) noexcept:
+        """Where each word of ``jieba.lcut(text, HMM=False)`` ends; returns the number of words."""
+        cdef Py_ssize_t i = 0, j, k, y, m = 0
+        cdef bint in_run
+        cdef Py_UCS4 ch
+        while i < n:
+            ch = text[i]
+            if not is_jieba_block_char(ch):
+                i += 2 if (ch == u'\r' and i + 1 < n and text[i + 1] == u'\n') else 1
+                ends[m] = i
+                m += 1
+                continue
+            j = i + 1
+            while j < n and is_jieba_block_char(text[j]):
+                j += 1
+            self._route(text, i, j, route, nxt)
+            k = i
+            in_run = False  # inside a run of single ASCII letters/digits, joined into one word
+            while k < j:
+                y = nxt[k]
+                if y == k + 1 and is_ascii_alnum(text[k]):
+                    in_run = True
+                else:
+                    if in_run:
+                        ends[m] = k
+                        m += 1
+                        in_run = False
+                    ends[m] = y
+                    m += 1
+                k = y
+            if in_run:
+                ends[m] = j
+                m += 1
+            i = j
+        return m
+
+    def cut_jieba(self, str text):
+        """``jieba.lcut(text, HMM=False)``: the DP inside each run of jieba's block characters
+        ([\\u4E00-\\u9FD5a-zA-Z0-9+#&._%-]), where consecutive single ASCII letters or digits
+        on the path join into one word; outside the runs every character is a word, except
+        that \\r\\n stays together."""
+        cdef Py_ssize_t n = len(text), m, w, start = 0
+        cdef list words = []
+        if n == 0:
+            return words
+        cdef double* route = <double*>malloc((n + 1) * sizeof(double))
+        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((2 * n + 2) * sizeof(Py_ssize_t))
+        if route == NULL or nxt == NULL:
+            free(route)
+            free(nxt)
+            raise MemoryError()
+        m = self._jieba_ends(text, n, route, nxt, nxt + n + 1)
+        for w in range(m):
+            words.append(text[start:nxt[n + 1 + w]])
+            start = nxt[n + 1 + w]
+        free(route)
+        free(nxt)
+        return words
+
+    def encode_jieba(self, str text, dict pieces, bint offsets=False, bint word_ids=False):
+        """Cut as ``cut_jieba`` and map each word through ``pieces`` (word -> flat tuple
+        ``(id, start, end, id, start, end, ...)``, spans relative to the word).
+
+        Returns (ids, spans, word_indices, missing): spans flat ``[start, end, ...]`` in ``text``
+        when ``offsets``, the index of each token's word when ``word_ids`` (else None), and the
+        words absent from ``pieces`` (when there are any, the other results are incomplete).
+        """
+        cdef Py_ssize_t n = len(text), m, w, j, size, start = 0, end
+        cdef list ids = [], missing = []
+        cdef list spans = [] if offsets else None
+        cdef list indices = [] if word_ids else None
+        cdef PyObject* found
+        cdef tuple entry
+        cdef str word
+        if n == 0:
+            return ids, spans, indices, missing
+        cdef double* route = <double*>malloc((n + 1) * sizeof(double))
+        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((2 * n + 2) * sizeof(Py_ssize_t))
+        if route == NULL or nxt == NULL:
+            free(route)
+            free(nxt)
+            raise MemoryError()
+        try:
+            m = self._jieba_ends(text, n, route, nxt, nxt + n + 1)
+            for w in range(m):
+                end = nxt[n + 1 + w]
+                word = text[start:end]
+                found = PyDict_GetItem(pieces, word)
+                if found == NULL:
+                    missing.append(word)
+                else:
+                    entry = <tuple>found
+                    size = len(entry)
+                    for j in range(0, size, 3):
+                        ids.append(entry[j])
+                        if offsets:
+                            spans.append(start + <Py_ssize_t>entry[j + 1])
+                            spans.append(start + <Py_ssize_t>entry[j + 2])
+                        if word_ids:
+                            indices.append(w)
+                start = end
+        finally:
+            free(route)
+            free(nxt)
+        return ids, spans, indices, missing
+
+
+cdef inline bint is_ascii_alnum(Py_UCS4 ch) noexcept nogil:
+    return (u'0' <= ch <= u'9') or (u'a' <= ch <= u'z') or (u'A' <= ch <= u'Z')
+
+
+cdef inline bint is_jieba_block_char(Py_UCS4 ch) noexcept nogil:
+    return (0x4E00 <= ch <= 0x9FD5 or is_ascii_alnum(ch) or ch == u'+' or ch == u'#' or ch == u'&'
+            or ch == u'.' or ch == u'_' or ch == u'%' or ch == u'-')
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ compute: the Cython file does the same with C hash tables and without the GIL.
 from __future__ import annotations
 
 from array import array
+import re
 from math import inf, log
 
 MAX_CHAR_ID = 65534  # ids are 16 bits; 0 marks a sentence break and 0xFFFF is reserved
@@ -398,6 +399,57 @@ class WordLattice:
             words.append(text[k:nxt[k]])
             k = nxt[k]
         return words
+
+    def cut_jieba(self, text: str) -> list[str]:
+        """``jieba.lcut(text, HMM=False)``: the DP inside each run of jieba's block characters,
+        where consecutive single ASCII letters or digits join into one word; outside the runs
+        every character is a word, except that \\r\\n stays together."""
+        words: list[str] = []
+        for block in _JIEBA_BLOCK.split(text):
+            if not block:
+                continue
+            if not _JIEBA_BLOCK.fullmatch(block):
+                words.extend(_JIEBA_OTHER.findall(block))
+                continue
+            run = ""
+            for word in self.cut(block):
+                if len(word) == 1 and word in _ASCII_ALNUM:
+                    run += word
+                    continue
+                if run:
+                    words.append(run)
+                    run = ""
+                words.append(word)
+            if run:
+                words.append(run)
+        return words
+
+    def encode_jieba(self, text: str, pieces: dict, offsets: bool = False, word_ids: bool = False):
+        """Cut as ``cut_jieba`` and map each word through ``pieces`` (word -> flat tuple
+        ``(id, start, end, ...)``); returns (ids, spans, word_indices, missing)."""
+        ids: list[int] = []
+        spans: list[int] | None = [] if offsets else None
+        indices: list[int] | None = [] if word_ids else None
+        missing: list[str] = []
+        start = 0
+        for index, word in enumerate(self.cut_jieba(text)):
+            entry = pieces.get(word)
+            if entry is None:
+                missing.append(word)
+            else:
+                for j in range(0, len(entry), 3):
+                    ids.append(entry[j])
+                    if offsets:
+                        spans += (start + entry[j + 1], start + entry[j + 2])
+                    if word_ids:
+                        indices.append(index)
+            start += len(word)
+        return ids, spans, indices, missing
+
+
+_JIEBA_BLOCK = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
+_JIEBA_OTHER = re.compile("\r\n|.", re.S)
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 # ---------------------------------------------------------------------------------------------

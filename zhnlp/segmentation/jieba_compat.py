@@ -4,21 +4,17 @@ jieba 0.42.1 without HMM: the text is split into blocks of ``[\\u4E00-\\u9FD5a-z
 block, the maximum-probability path through the DAG of dictionary words is taken (a position where
 no word starts falls back to its single character), and runs of single-character ASCII letters or
 digits on that path are joined into one token; outside the blocks, ``\\r\\n`` and each whitespace
-character are tokens, and every other character is a token of its own. The DP is ``WordLattice``,
-the one ``zhnlp segment`` uses, loaded with jieba's dictionary (WoBERT's tokenizer relies on this).
+character are tokens, and every other character is a token of its own. All of it runs in
+``WordLattice.cut_jieba``, on the DP that ``zhnlp segment`` uses, loaded with jieba's dictionary
+(WoBERT's tokenizer relies on this).
 """
 from __future__ import annotations
 
 import os
-import re
 from typing import Iterable
 
 from .._native import kernels
 from ..errors import InputError
-
-_BLOCK = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
-_SKIP = re.compile("(\r\n|\\s)")
-_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 def jieba_dictionary_path() -> str:
@@ -77,35 +73,9 @@ class JiebaSegmenter:
             segmenter.add_word(word, count)
         return segmenter
 
-    def _cut_block(self, block: str, out: list[str]) -> None:
-        buffer = ""
-        for word in self.lattice.cut(block):
-            if len(word) == 1 and word in _ASCII_ALNUM:
-                buffer += word
-                continue
-            if buffer:
-                out.append(buffer)
-                buffer = ""
-            out.append(word)
-        if buffer:
-            out.append(buffer)
-
     def cut(self, text: str) -> list[str]:
-        out: list[str] = []
-        for block in _BLOCK.split(text):
-            if not block:
-                continue
-            if _BLOCK.fullmatch(block):
-                self._cut_block(block, out)
-                continue
-            for piece in _SKIP.split(block):
-                if not piece:
-                    continue
-                if _SKIP.fullmatch(piece):
-                    out.append(piece)
-                else:
-                    out.extend(piece)
-        return out
+        """The words of ``text``, as ``jieba.lcut(text, HMM=False)`` gives them."""
+        return self.lattice.cut_jieba(text)
 
     def __call__(self, texts):
         if isinstance(texts, str):

@@ -1,0 +1,161 @@
+"""The WoBERT model: a Hugging Face ``BertForMaskedLM`` over a word-level vocabulary.
+
+WoBERT changes BERT's vocabulary, not its architecture (kexue.fm/archives/7758), so the model is
+transformers' own BERT and loads the public ports (``junnyu/wobert_chinese_base``,
+``junnyu/wobert_chinese_plus_base``: config.json, model.safetensors or pytorch_model.bin,
+vocab.txt) as they are. This module adds the sizes zhnlp trains, loading with clear errors, and
+WoBERT's initialisation from a char-level BERT: kept tokens keep their rows, and a new word's
+embedding and MLM output bias are the mean of its characters'.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .tokenizer import WoBertTokenizer
+from .vocab import read_vocab
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+
+
+SIZES = {
+    # tests and smoke runs: trains in minutes on a CPU
+    "tiny": ModelSize(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512),
+    # the default for later tasks (titles, triples, classification): fast to fine-tune on a CPU
+    "small": ModelSize(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
+    # the published WoBERT's size
+    "base": ModelSize(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+}
+
+
+def new_config(vocab_size: int, size: str = "small", max_position_embeddings: int = 512, pad_token_id: int = 0):
+    """A BertConfig of one of SIZES for a vocabulary of ``vocab_size``."""
+    from transformers import BertConfig
+
+    if size not in SIZES:
+        raise InputError(f"unknown model size: {size!r}", f"use one of {', '.join(SIZES)}")
+    return BertConfig(vocab_size=vocab_size, max_position_embeddings=max_position_embeddings,
+                      pad_token_id=pad_token_id, **asdict(SIZES[size]))
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+def load_masked_lm(name_or_path: str | os.PathLike):
+    """``BertForMaskedLM`` from a transformers folder or hub id (offline first)."""
+    from ..hub import resolve_model
+
+    folder = resolve_model(name_or_path, required=("config.json",), weights=True)
+    _quiet_transformers()
+    from transformers import BertForMaskedLM
+
+    try:
+        return BertForMaskedLM.from_pretrained(folder)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise InputError(f"cannot load the model in {folder}: {str(exc).splitlines()[0][:200]}",
+                         "check that it is a BERT checkpoint (config.json with model_type bert)") from None
+
+
+def load_wobert(name_or_path: str | os.PathLike):
+    """(model, tokenizer) of a WoBERT folder or hub id: the MLM model and its WoBertTokenizer."""
+    model = load_masked_lm(name_or_path)
+    from ..hub import resolve_model
+
+    tokenizer = WoBertTokenizer.from_pretrained(resolve_model(name_or_path, required=("vocab.txt",), what="tokenizer"))
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise InputError(f"{name_or_path}: vocab.txt has {tokenizer.vocab_size} tokens but the model has "
+                         f"{model.config.vocab_size}", "use the vocab.txt the model was trained with")
+    return model, tokenizer
+
+
+def save_wobert(model, tokenizer: WoBertTokenizer, directory: str | os.PathLike) -> Path:
+    """One folder: config.json, model.safetensors, vocab.txt, tokenizer_config.json."""
+    _quiet_transformers()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def mean_of_characters(token: str, old_vocab: dict[str, int]) -> list[int]:
+    """The old rows a new token is initialised from: its own row when the old vocabulary has it,
+    else the rows of its characters (``##`` stripped) that it has; empty when none."""
+    if token in old_vocab:
+        return [old_vocab[token]]
+    stem = token[2:] if token.startswith("##") and len(token) > 2 else token
+    return [old_vocab[c] for c in stem if c in old_vocab]
+
+
+def init_from_char_bert(char_bert: str | os.PathLike, vocab, output_dir: str | os.PathLike,
+                        force: bool = False) -> dict:
+    """A WoBERT folder from a char-level BERT folder and a WoBERT vocabulary.
+
+    Every weight is copied; the word embeddings and the MLM output bias are rebuilt for the new
+    vocabulary: a token the old vocabulary has keeps its row, a new word gets the mean of its
+    characters' rows, and a token with no known character gets [UNK]'s row.
+    """
+    import torch
+
+    output_dir = Path(output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()) and not force:
+        from ..errors import OutputError
+
+        raise OutputError(f"output folder {output_dir} is not empty", "add --force to overwrite it")
+    tokenizer = vocab if isinstance(vocab, WoBertTokenizer) else WoBertTokenizer.from_pretrained(vocab)
+    from ..hub import resolve_model
+
+    old = load_masked_lm(char_bert)
+    old_list = read_vocab(resolve_model(char_bert, required=("vocab.txt",), what="tokenizer") / "vocab.txt")
+    if len(old_list) != old.config.vocab_size:
+        raise InputError(f"{char_bert}: vocab.txt has {len(old_list)} tokens but the model has "
+                         f"{old.config.vocab_size}", "give the char-level BERT folder with its own vocab.txt")
+    old_vocab = {token: index for index, token in enumerate(old_list)}
+    if "[UNK]" not in old_vocab:
+        raise InputError(f"{char_bert}: vocab.txt has no [UNK]", "give a BERT vocab.txt")
+    old_embeddings = old.get_input_embeddings().weight.detach()  # (V_old, C)
+    old_bias = old.cls.predictions.bias.detach()  # (V_old,)
+    unk = old_vocab["[UNK]"]
+
+    from transformers import BertForMaskedLM
+
+    config = old.config.__class__.from_dict({**old.config.to_dict(), "vocab_size": tokenizer.vocab_size,
+                                             "pad_token_id": tokenizer.pad_token_id})
+    new = BertForMaskedLM(config)
+    state = {k: v for k, v in old.state_dict().items()
+             if not k.endswith(("word_embeddings.weight", "predictions.bias", "decoder.weight", "decoder.bias"))}
+    new.load_state_dict(state, strict=False)
+    embeddings = torch.empty(tokenizer.vocab_size, old_embeddings.shape[1])  # (V_new, C)
+    bias = torch.empty(tokenizer.vocab_size)  # (V_new,)
+    kept = averaged = fallback = 0
+    for index, token in enumerate(tokenizer.ids_to_tokens):
+        rows = mean_of_characters(token, old_vocab)
+        if token in old_vocab:
+            kept += 1
+        elif rows:
+            averaged += 1
+        else:
+            rows, fallback = [unk], fallback + 1
+        embeddings[index] = old_embeddings[rows].mean(dim=0)
+        bias[index] = old_bias[rows].mean()
+    with torch.no_grad():
+        new.get_input_embeddings().weight.copy_(embeddings)
+        new.cls.predictions.bias.copy_(bias)
+        if new.cls.predictions.decoder.bias is not None:
+            new.cls.predictions.decoder.bias.copy_(bias)
+    new.tie_weights()
+    save_wobert(new, tokenizer, output_dir)
+    return {"vocab_size": tokenizer.vocab_size, "kept": kept, "averaged": averaged, "unk_rows": fallback,
+            "output": str(output_dir)}
