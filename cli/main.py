@@ -8,14 +8,16 @@ commands that need no neural model start fast and never import torch.
 """
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from .common import (EncodingOpt, ForceOpt, InputsArg, OutputOpt, QuietOpt, check_output, format_for,
+                     handle_errors, text_lines)
+from .wobert import tokenize, wobert_app
 
 app = typer.Typer(
     name="zhnlp",
@@ -24,39 +26,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def fail(message: str, hint: str | None = None, code: int = 1) -> None:
-    typer.echo(f"error: {message}", err=True)
-    if hint:
-        typer.echo(f"  fix: {hint}", err=True)
-    raise typer.Exit(code)
-
-
-def handle_errors(command):
-    """Turn ZhnlpError, OSError and Ctrl-C into a message on stderr and an exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from zhnlp.errors import ZhnlpError
-
-        try:
-            return command(*args, **kwargs)
-        except ZhnlpError as exc:
-            fail(exc.message, exc.hint, exc.exit_code)
-        except KeyboardInterrupt:
-            fail("interrupted", "nothing was written; run the command again")
-        except BrokenPipeError:
-            sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
-            raise typer.Exit(0)
-        except MemoryError as exc:
-            fail(f"out of memory{': ' + str(exc) if str(exc) else ''}",
-                 "lower --max-ngrams or --workers, or free memory")
-        except OSError as exc:
-            fail(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
-                 "check the path and its permissions")
-
-    return wrapper
 
 
 def version_callback(value: bool) -> None:
@@ -100,14 +69,6 @@ class LexiconFormat(str, Enum):
     jsonl = "jsonl"
 
 
-InputsArg = Annotated[list[str], typer.Argument(help="Text files, folders of .txt files, or - for stdin.",
-                                                show_default=False)]
-OutputOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of stdout.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the output if it exists.")]
-EncodingOpt = Annotated[str, typer.Option("--encoding", help="Input encoding, e.g. utf-8, gb18030, big5.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
-
-
 @app.command("discover-words")
 @handle_errors
 def discover_words_command(
@@ -149,39 +110,16 @@ def discover_words_command(
 
     config = DiscoveryConfig(min_count=min_count, min_pmi=min_pmi, max_len=max_len, redundancy=redundancy,
                              iterations=iterations, workers=workers, max_ngrams=max_ngrams)
-    _check_output(output, force)
+    check_output(output, force)
     start = time.perf_counter()
     lexicon = discover_words(inputs, config, encoding=encoding, show_progress=not quiet)
     with atomic_output(output, force=force) as handle:
-        lexicon.write(handle, _format_for(output, fmt, LexiconFormat), top=top, min_length=min_length)
+        lexicon.write(handle, format_for(output, fmt, LexiconFormat), top=top, min_length=min_length)
     if not quiet:
         stats = lexicon.stats
         pruned = f"; n-grams seen fewer than {stats['pruned_below']} times were pruned" if stats["pruned_below"] else ""
         typer.echo(f"{len(lexicon)} words from {stats['chars']:,} chars in {time.perf_counter() - start:.1f} s"
                    f"{pruned}" + (f"; written to {output}" if output else ""), err=True)
-
-
-def _format_for(output: Path | None, fmt: Enum | None, choices: type[Enum]) -> str:
-    """The --format given, else the output's suffix when it names a format, else tsv."""
-    if fmt is not None:
-        return fmt.value
-    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-    return suffix if suffix in {c.value for c in choices} else "tsv"
-
-
-def _check_output(output: Path | None, force: bool) -> None:
-    """Fail before a long job, not after it, when the output cannot be written."""
-    if output is None or str(output) == "-":
-        return
-    from zhnlp.errors import OutputError
-
-    if output.is_dir():
-        raise OutputError(f"output {output} is a folder", "give a file name with -o")
-    if not output.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {output.parent}",
-                          f"create it first: mkdir -p {output.parent}")
-    if output.exists() and not force:
-        raise OutputError(f"output exists: {output}", "add --force to overwrite it")
 
 
 @app.command()
@@ -207,7 +145,7 @@ def segment(
 
     segmenter = Segmenter.from_file(lexicon)
     sources = resolve_sources(inputs)
-    _check_output(output, force)
+    check_output(output, force)
     show = not quiet and output is not None
     with progress_task("segmenting", total=total_bytes(sources), enabled=show) as task, \
             atomic_output(output, force=force) as handle:
@@ -263,19 +201,19 @@ def templates(
     from zhnlp.textio import atomic_output
 
     config = TemplateConfig(window=window, min_prob=min_prob, min_pmi=min_pmi, workers=workers)
-    _check_output(output, force)
+    check_output(output, force)
     if save_lexicon is not None:
         if lexicon is not None:
             raise InputError("--save-lexicon writes a discovered lexicon, but --lexicon was given",
                              "drop one of the two options")
-        _check_output(save_lexicon, force)
+        check_output(save_lexicon, force)
     if lexicon is not None and not lexicon.is_file():
         raise InputError(f"lexicon not found: {lexicon}", f"make one: zhnlp discover-words CORPUS -o {lexicon}")
     start = time.perf_counter()
     found = find_templates(inputs, str(lexicon) if lexicon else None, config, encoding=encoding,
                            show_progress=not quiet)
     with atomic_output(output, force=force) as handle:
-        found.write(handle, _format_for(output, fmt, TemplateFormat), top=top, include_trivial=include_trivial,
+        found.write(handle, format_for(output, fmt, TemplateFormat), top=top, include_trivial=include_trivial,
                     min_words=min_words)
     if save_lexicon is not None and found.lexicon is not None:
         found.lexicon.save(save_lexicon, force=force)
@@ -311,8 +249,6 @@ def parse(
     """
     from zhnlp.errors import InputError
     from zhnlp.templates import TemplateParser, TemplateSet
-    from zhnlp.textio import iter_lines, resolve_sources
-
     if lexicon is not None and not lexicon.is_file():
         raise InputError(f"lexicon not found: {lexicon}", f"make one: zhnlp discover-words CORPUS -o {lexicon}")
     template_set = TemplateSet.load(templates_path)
@@ -320,12 +256,7 @@ def parse(
         typer.echo(f"warning: {templates_path} has no trivial templates (X w X), so parses will be coarse; "
                    f"write it with: zhnlp templates CORPUS --all -o {templates_path}", err=True)
     parser = TemplateParser(template_set, str(lexicon) if lexicon else None)
-    if text == "-" or Path(text).is_file():
-        lines = iter_lines(resolve_sources(text), encoding)
-    elif text.endswith((".txt", ".tsv")) or "/" in text:
-        raise InputError(f"no such file: {text}", "check the path, or quote a sentence to parse it")
-    else:
-        lines = iter([text])
+    lines = text_lines(text, encoding, "parse")
     console = None
     for line in lines:
         tree = parser.parse(line)
@@ -353,6 +284,11 @@ def _rich_tree(node):
         return tree
 
     return grow(Tree(label(node)), node)
+
+
+# --------------------------------------------------------------------------------------------- WoBERT
+app.command()(tokenize)
+app.add_typer(wobert_app, name="wobert")
 
 
 def main() -> None:

@@ -155,3 +155,30 @@ def test_parse_parity(templates, log_probs, words, null_score):
                 check(child)
         check(tree)
         assert (tree[1], tree[2]) == (0, len(words))
+
+
+JIEBA_ALPHABET = "天地人和的了之不山水ab1Z+#._-% \t\r\n，😀ｆ"
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=JIEBA_ALPHABET, max_size=80),
+       lexicon=st.dictionaries(st.text(alphabet="天地人和的山水ab1.+", min_size=1, max_size=4),
+                               st.integers(1, 50), max_size=30),
+       known=st.sets(st.text(alphabet=JIEBA_ALPHABET, min_size=1, max_size=3), max_size=20),
+       offsets=st.booleans(), word_ids=st.booleans())
+def test_jieba_cut_and_encode_parity(text, lexicon, known, offsets, word_ids):
+    """cut_jieba (jieba's blocks, DP and ASCII runs) and encode_jieba (words mapped to pieces)."""
+    results = []
+    for module in (kernels, pure):
+        lattice = module.WordLattice()
+        for word, count in lexicon.items():
+            lattice.set_count(word, count)
+        words = lattice.cut_jieba(text)
+        pieces = {w: tuple(x for i in range(len(w)) for x in (len(w) * 10 + i, i, i + 1)) for w in known}
+        results.append((words, lattice.encode_jieba(text, pieces, offsets, word_ids)))
+    assert results[0] == results[1]
+    words, (ids, spans, indices, missing) = results[0]
+    assert "".join(words) == text
+    assert missing == [w for w in words if w not in known]
+    if not missing and offsets:
+        assert [text[s:e] for s, e in zip(spans[0::2], spans[1::2])] == [c for w in words for c in w]

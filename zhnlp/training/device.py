@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
 class DeviceSetup:
-    device: "torch.device"  # noqa: F821
-    autocast_dtype: "torch.dtype | None"  # noqa: F821  (None: full fp32)
+    device: torch.device
+    autocast_dtype: torch.dtype | None  # None: full fp32
     description: str
 
     @property

@@ -92,13 +92,14 @@ class Trainer:
         self.step = 0
         self.tokens = 0
         self.evaluations: list[dict] = []
+        self.data_state: dict = {}  # the data position after the last trained batch
 
     # ------------------------------------------------------------------ checkpoints
     @property
     def checkpoint_dir(self) -> Path:
         return self.output_dir / CHECKPOINT_DIR
 
-    def save_checkpoint(self, batches: ResumableBatches) -> None:
+    def save_checkpoint(self) -> None:
         import torch
         from safetensors.torch import save_model
 
@@ -111,7 +112,7 @@ class Trainer:
                     "scaler": self.scaler.state_dict(), "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
                    fresh / "optimizer.pt")
-        state = {"step": self.step, "tokens": self.tokens, "data": batches.state_dict(),
+        state = {"step": self.step, "tokens": self.tokens, "data": self.data_state,
                  "evaluations": self.evaluations, "config": asdict(self.config)}
         (fresh / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
         old = self.output_dir / f".{CHECKPOINT_DIR}.old"
@@ -143,6 +144,7 @@ class Trainer:
         if extra.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(extra["cuda_rng"])
         self.step = int(state["step"])
+        self.data_state = state["data"]
         self.tokens = int(state.get("tokens", 0))
         self.evaluations = state.get("evaluations", [])
         batches.load_state_dict(state["data"])
@@ -154,6 +156,7 @@ class Trainer:
 
         config = self.config
         resumed = self.load_checkpoint(batches)
+        self.data_state = batches.state_dict()
         start_step = self.step
         self.log(f"device: {self.setup.description}")
         if resumed:
@@ -168,6 +171,8 @@ class Trainer:
                 task.advance(self.step)
                 while self.step < config.max_steps:
                     for batch in batches:
+                        # where the data stands once this batch is trained; saved only after it is
+                        after_batch = batches.state_dict()
                         batch = {k: v.to(self.setup.device, non_blocking=True) for k, v in batch.items()}
                         with self.setup.autocast():
                             loss = self.loss_fn(self.model, batch)
@@ -183,6 +188,7 @@ class Trainer:
                         self.optimizer.zero_grad(set_to_none=True)
                         self.scheduler.step()
                         self.step += 1
+                        self.data_state = after_batch
                         n_tokens = int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0
                         self.tokens += n_tokens
                         window_tokens += n_tokens
@@ -194,7 +200,7 @@ class Trainer:
                         if config.eval_every and evaluate and self.step % config.eval_every == 0:
                             self._evaluate(evaluate)
                         if self.step % config.save_every == 0 or self.step >= config.max_steps:
-                            self.save_checkpoint(batches)
+                            self.save_checkpoint()
                         if self.step >= config.max_steps:
                             break
                     else:
@@ -202,10 +208,10 @@ class Trainer:
                     break
             if evaluate is not None and (not self.evaluations or self.evaluations[-1]["step"] != self.step):
                 self._evaluate(evaluate)
-                self.save_checkpoint(batches)
+                self.save_checkpoint()
         except KeyboardInterrupt:
             if self.step > start_step:
-                self.save_checkpoint(batches)
+                self.save_checkpoint()
                 self.log(f"interrupted at step {self.step}; checkpoint saved, run the same command to resume")
             raise
         return TrainResult(self.step, start_step, time.perf_counter() - start, self.tokens, last_loss,

@@ -202,6 +202,9 @@ def pretrain(inputs, output_dir: str | os.PathLike, model: str | os.PathLike | N
     if (model is None) == (size is None):
         raise InputError("give either a model to start from or a size to start from scratch",
                          "add --model DIR, or --config tiny|small|base with --vocab FILE")
+    from ..training import seed_everything
+
+    seed_everything(trainer_config.seed)  # before the model is made, so its initial weights follow the seed
     if model is not None:
         network, tokenizer = load_wobert(model)
     else:

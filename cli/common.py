@@ -1,0 +1,86 @@
+"""What every command shares: error handling, the common options, output checks, text input."""
+from __future__ import annotations
+
+import functools
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"  fix: {hint}", err=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(command):
+    """Turn ZhnlpError, OSError and Ctrl-C into a message on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from zhnlp.errors import ZhnlpError
+
+        try:
+            return command(*args, **kwargs)
+        except ZhnlpError as exc:
+            fail(exc.message, exc.hint, exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", "nothing was written; run the command again")
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
+            raise typer.Exit(0)
+        except MemoryError as exc:
+            fail(f"out of memory{': ' + str(exc) if str(exc) else ''}",
+                 "lower --max-ngrams or --workers, or free memory")
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
+                 "check the path and its permissions")
+
+    return wrapper
+
+
+InputsArg = Annotated[list[str], typer.Argument(help="Text files, folders of .txt files, or - for stdin.",
+                                                show_default=False)]
+OutputOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of stdout.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the output if it exists.")]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Input encoding, e.g. utf-8, gb18030, big5.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
+
+
+def format_for(output: Path | None, fmt: Enum | None, choices: type[Enum]) -> str:
+    """The --format given, else the output's suffix when it names a format, else tsv."""
+    if fmt is not None:
+        return fmt.value
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    return suffix if suffix in {c.value for c in choices} else "tsv"
+
+
+def check_output(output: Path | None, force: bool) -> None:
+    """Fail before a long job, not after it, when the output cannot be written."""
+    if output is None or str(output) == "-":
+        return
+    from zhnlp.errors import OutputError
+
+    if output.is_dir():
+        raise OutputError(f"output {output} is a folder", "give a file name with -o")
+    if not output.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {output.parent}",
+                          f"create it first: mkdir -p {output.parent}")
+    if output.exists() and not force:
+        raise OutputError(f"output exists: {output}", "add --force to overwrite it")
+
+
+def text_lines(text: str, encoding: str, verb: str) -> Iterator[str]:
+    """TEXT|FILE|-: the lines of a file or of stdin, or the argument itself as one line."""
+    from zhnlp.errors import InputError
+    from zhnlp.textio import iter_lines, resolve_sources
+
+    if text == "-" or Path(text).is_file():
+        return iter_lines(resolve_sources(text), encoding)
+    if text.endswith((".txt", ".tsv")) or "/" in text:
+        raise InputError(f"no such file: {text}", f"check the path, or quote a sentence to {verb} it")
+    return iter([text])

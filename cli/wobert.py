@@ -1,0 +1,226 @@
+"""`zhnlp tokenize` and `zhnlp wobert ...`: the WoBERT tokenizer, vocabulary, init and pre-training.
+
+`tokenize` and `build-vocab` need no neural model and never import torch or transformers.
+"""
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import EncodingOpt, ForceOpt, InputsArg, QuietOpt, handle_errors, text_lines
+
+wobert_app = typer.Typer(help="WoBERT: word-level Chinese BERT. Build a vocabulary, initialise from a char-level "
+                              "BERT, pre-train, evaluate.", no_args_is_help=True)
+
+
+class OovMode(str, Enum):
+    chars = "chars"
+    subwords = "subwords"
+
+
+class ModelSizeChoice(str, Enum):
+    tiny = "tiny"
+    small = "small"
+    base = "base"
+
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+EXAMPLE_VOCAB = "../shared/data/wobert/wobert_chinese_base/vocab.txt"
+
+
+@handle_errors
+def tokenize(
+    text: Annotated[str, typer.Argument(help="A text, a text file (one text per line), or - for stdin.",
+                                        show_default=False)],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="A WoBERT folder (vocab.txt inside) or "
+                                                 "hub id.")] = None,
+    vocab: Annotated[Optional[Path], typer.Option("--vocab", help="A vocab.txt (instead of --model).")] = None,
+    oov: Annotated[Optional[OovMode], typer.Option("--oov", help="chars: unknown words fall back to "
+                                                   "characters (as WoBERT was trained); subwords: to the "
+                                                   "fewest vocabulary words. Default: the model's setting.",
+                                                   show_default=False)] = None,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", min=2, help="Truncate to this many "
+                                                      "tokens, [CLS] and [SEP] included.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line: tokens, input_ids, "
+                                              "offsets (character spans; [0, 0] for [CLS]/[SEP]).")] = False,
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Tokenize text with WoBERT's word-level tokenizer: tokens and ids, with [CLS] and [SEP].
+
+    One output line per input line: tokens, a tab, ids. Example:
+
+        zhnlp tokenize "今天天气不错" --vocab ../shared/data/wobert/wobert_chinese_base/vocab.txt
+    """
+    from zhnlp.errors import InputError
+    from zhnlp.wobert import WoBertTokenizer
+
+    if (model is None) == (vocab is None):
+        raise InputError("give the tokenizer with --model DIR or --vocab FILE (one of them)",
+                         f"e.g. zhnlp tokenize \"今天天气不错\" --vocab {EXAMPLE_VOCAB}")
+    overrides = {"oov": oov.value} if oov is not None else {}
+    tokenizer = WoBertTokenizer.from_pretrained(model if model is not None else vocab, **overrides)
+    truncation = max_length is not None
+    for line in text_lines(text, encoding, "tokenize"):
+        encoded = tokenizer(line, max_length=max_length, truncation=truncation, return_offsets_mapping=True)
+        tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+        if json_output:
+            typer.echo(json.dumps({"tokens": tokens, "input_ids": encoded["input_ids"],
+                                   "offsets": encoded["offset_mapping"]}, ensure_ascii=False))
+        else:
+            typer.echo(" ".join(tokens) + "\t" + " ".join(map(str, encoded["input_ids"])))
+
+
+@wobert_app.command("build-vocab")
+@handle_errors
+def build_vocab_command(
+    inputs: InputsArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The vocab.txt to write (segmenter_words.txt "
+                                         "and tokenizer_config.json go beside it).")],
+    words: Annotated[int, typer.Option("--words", min=0, help="How many words to add.")] = 20000,
+    base_vocab: Annotated[Optional[Path], typer.Option("--base-vocab", help="A char-level BERT vocab.txt to "
+                                                       "start from (default: the corpus' characters).")] = None,
+    lexicon: Annotated[Optional[Path], typer.Option("--lexicon", "-l", help="Words found by zhnlp "
+                                                    "discover-words, added to jieba's for a new domain.")] = None,
+    simplify: Annotated[bool, typer.Option("--simplify/--no-simplify", help="Drop base tokens the tokenizer "
+                                           "can never produce (## + CJK, [unused]), as WoBERT did.")] = True,
+    force: ForceOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    quiet: QuietOpt = False,
+) -> None:
+    """Build a WoBERT vocabulary: char-level BERT tokens plus the most frequent words of a corpus.
+
+    Words are cut as the tokenizer cuts them (jieba without HMM), plus a discovered lexicon's
+    words when --lexicon is given. Example:
+
+        zhnlp wobert build-vocab corpus.txt --words 20000 --base-vocab bert/vocab.txt -o wobert/vocab.txt
+    """
+    from zhnlp.errors import OutputError
+    from zhnlp.wobert import build_vocab
+
+    target = output / "vocab.txt" if output.is_dir() else output
+    if target.exists() and not force:
+        raise OutputError(f"output exists: {target}", "add --force to overwrite it")
+    if not target.parent.is_dir():
+        raise OutputError(f"output folder does not exist: {target.parent}", f"create it first: mkdir -p {target.parent}")
+    built = build_vocab(inputs, words=words, base_vocab=base_vocab, lexicon=lexicon, simplify=simplify,
+                        encoding=encoding, show_progress=not quiet)
+    written = built.save(target, force=force)
+    if not quiet:
+        stats = built.stats
+        typer.echo(f"{len(built.tokens):,} tokens: {stats['base_tokens']:,} base + {stats['words_added']:,} words "
+                   f"({stats['lexicon_words_added']:,} from the lexicon) from {stats['lines']:,} lines; written "
+                   f"{', '.join(str(p) for p in written)}", err=True)
+
+
+@wobert_app.command("init")
+@handle_errors
+def init_command(
+    char_bert: Annotated[str, typer.Option("--from", help="A char-level BERT folder (transformers format) or "
+                                           "hub id, e.g. bert-base-chinese.")],
+    vocab: Annotated[Path, typer.Option("--vocab", help="The WoBERT vocab.txt (from build-vocab).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The WoBERT folder to write.")],
+    force: ForceOpt = False,
+) -> None:
+    """Make a WoBERT from a char-level BERT (a new word starts as the mean of its characters).
+
+    Kept tokens keep their rows; a new word's embedding and MLM output bias are the mean of its
+    characters'. Example:
+
+        zhnlp wobert init --from bert-base-chinese --vocab wobert/vocab.txt -o wobert-init
+    """
+    from zhnlp.wobert.model import init_from_char_bert
+
+    stats = init_from_char_bert(char_bert, vocab, output, force=force)
+    typer.echo(f"{stats['vocab_size']:,} tokens: {stats['kept']:,} kept, {stats['averaged']:,} averaged from "
+               f"their characters, {stats['unk_rows']:,} from [UNK]; written to {stats['output']}", err=True)
+
+
+@wobert_app.command("pretrain")
+@handle_errors
+def pretrain_command(
+    inputs: InputsArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder; holds the checkpoint to resume "
+                                         "from.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Start from this WoBERT folder.")] = None,
+    size: Annotated[Optional[ModelSizeChoice], typer.Option("--config", help="Start from scratch at this size "
+                                                            "(needs --vocab).", show_default=False)] = None,
+    vocab: Annotated[Optional[Path], typer.Option("--vocab", help="vocab.txt for --config.")] = None,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Optimiser steps in all.")] = 10_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sequences per step.")] = 32,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = 5e-4,
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", min=0)] = 500,
+    seq_len: Annotated[int, typer.Option("--seq-len", min=8, help="Tokens per packed sequence.")] = 128,
+    save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")] = 500,
+    heldout_every: Annotated[int, typer.Option("--heldout-every", min=0, help="Hold out every N-th line for "
+                                               "evaluation (0: none).")] = 100,
+    eval_lines: Annotated[int, typer.Option("--eval-lines", min=0, help="Held-out lines scored at the end.")] = 2000,
+    device: DeviceOpt = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="auto (bf16/fp16 on CUDA, fp32 on CPU), fp32, "
+                                           "bf16, fp16.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o and start over.")] = False,
+    force: ForceOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    json_output: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Pre-train WoBERT with whole-word masked language modelling; run again to resume.
+
+    Example (from scratch, small):
+
+        zhnlp wobert pretrain corpus/ --config small --vocab vocab.txt -o wobert-small --max-steps 20000
+    """
+    from zhnlp.training import TrainerConfig
+    from zhnlp.wobert.pretrain import PretrainConfig, pretrain
+
+    config = PretrainConfig(seq_len=seq_len, batch_size=batch_size, heldout_every=heldout_every,
+                            eval_lines=eval_lines if heldout_every else 0, encoding=encoding)
+    trainer_config = TrainerConfig(max_steps=max_steps, lr=lr, warmup_steps=warmup_steps, device=device,
+                                   precision=precision, seed=seed, save_every=save_every)
+    summary = pretrain(inputs, output, model=model, size=size.value if size else None, vocab=vocab,
+                       config=config, trainer_config=trainer_config, restart=restart, force=force,
+                       show_progress=not quiet)
+    if json_output:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+    elif not quiet:
+        held = summary["heldout"]
+        score = (f"; held-out MLM accuracy {held['mlm_accuracy']:.4f}, loss {held['mlm_loss']:.4f} "
+                 f"({held['masked_tokens']:,} masked tokens)") if held else ""
+        typer.echo(f"trained to step {summary['steps']} in {summary['seconds']} s on {summary['device']}{score}; "
+                   f"model in {summary['output']}", err=True)
+
+
+@wobert_app.command("evaluate")
+@handle_errors
+def evaluate_command(
+    inputs: InputsArg,
+    model: Annotated[str, typer.Option("--model", "-m", help="The WoBERT folder to score.")],
+    heldout_every: Annotated[int, typer.Option("--heldout-every", min=1, help="The same value pretrain used.")] = 100,
+    eval_lines: Annotated[int, typer.Option("--eval-lines", min=1, help="Held-out lines to score.")] = 2000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    seq_len: Annotated[int, typer.Option("--seq-len", min=8)] = 128,
+    device: DeviceOpt = "auto",
+    encoding: EncodingOpt = "utf-8",
+    json_output: JsonOpt = False,
+) -> None:
+    """Masked-token accuracy of a WoBERT on the held-out lines of a corpus (those pretrain skipped).
+
+    Example:
+
+        zhnlp wobert evaluate corpus/ --model wobert-small
+    """
+    from zhnlp.wobert.pretrain import PretrainConfig, evaluate_mlm
+
+    config = PretrainConfig(seq_len=seq_len, batch_size=batch_size, heldout_every=heldout_every,
+                            eval_lines=eval_lines, encoding=encoding)
+    scores = evaluate_mlm(model, inputs, config, device=device)
+    if json_output:
+        typer.echo(json.dumps(scores, ensure_ascii=False))
+    else:
+        typer.echo(f"mlm_accuracy\t{scores['mlm_accuracy']:.4f}\nmlm_loss\t{scores['mlm_loss']:.4f}\n"
+                   f"masked_tokens\t{scores['masked_tokens']}")
