@@ -176,7 +176,10 @@ def test_jieba_cut_and_encode_parity(text, lexicon, known, offsets, word_ids):
         words = lattice.cut_jieba(text)
         pieces = {w: tuple(x for i in range(len(w)) for x in (len(w) * 10 + i, i, i + 1)) for w in known}
         results.append((words, lattice.encode_jieba(text, pieces, offsets, word_ids)))
-    assert results[0] == results[1]
+        filled = lattice.encode_jieba(text, dict(pieces), offsets, word_ids, lambda w: (len(w), 0, len(w)))
+        assert filled[3] == [] and len(filled[0]) == len(words)
+        results.append(filled)
+    assert results[0] == results[2] and results[1] == results[3]
     words, (ids, spans, indices, missing) = results[0]
     assert "".join(words) == text
     assert missing == [w for w in words if w not in known]

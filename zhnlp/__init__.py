@@ -17,6 +17,8 @@ _LAZY = {
     "TemplateConfig": ("zhnlp.templates", "TemplateConfig"),
     "TemplateSet": ("zhnlp.templates", "TemplateSet"),
     "TemplateParser": ("zhnlp.templates", "TemplateParser"),
+    "WoBertTokenizer": ("zhnlp.wobert", "WoBertTokenizer"),
+    "build_vocab": ("zhnlp.wobert", "build_vocab"),
     "ZhnlpError": ("zhnlp.errors", "ZhnlpError"),
 }
 

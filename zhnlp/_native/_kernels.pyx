@@ -1092,13 +1092,15 @@ cdef class WordLattice:
         free(nxt)
         return words
 
-    def encode_jieba(self, str text, dict pieces, bint offsets=False, bint word_ids=False):
+    def encode_jieba(self, str text, dict pieces, bint offsets=False, bint word_ids=False, object on_missing=None):
         """Cut as ``cut_jieba`` and map each word through ``pieces`` (word -> flat tuple
         ``(id, start, end, id, start, end, ...)``, spans relative to the word).
 
         Returns (ids, spans, word_indices, missing): spans flat ``[start, end, ...]`` in ``text``
         when ``offsets``, the index of each token's word when ``word_ids`` (else None), and the
         words absent from ``pieces`` (when there are any, the other results are incomplete).
+        With ``on_missing``, a word absent from ``pieces`` is passed to it instead, and the flat
+        tuple it returns is used (it may add the word to ``pieces``); ``missing`` stays empty.
         """
         cdef Py_ssize_t n = len(text), m, w, j, size, start = 0, end
         cdef list ids = [], missing = []
@@ -1121,10 +1123,10 @@ cdef class WordLattice:
                 end = nxt[n + 1 + w]
                 word = text[start:end]
                 found = PyDict_GetItem(pieces, word)
-                if found == NULL:
+                if found == NULL and on_missing is None:
                     missing.append(word)
                 else:
-                    entry = <tuple>found
+                    entry = <tuple>found if found != NULL else on_missing(word)
                     size = len(entry)
                     for j in range(0, size, 3):
                         ids.append(entry[j])

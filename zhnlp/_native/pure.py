@@ -424,9 +424,11 @@ class WordLattice:
                 words.append(run)
         return words
 
-    def encode_jieba(self, text: str, pieces: dict, offsets: bool = False, word_ids: bool = False):
+    def encode_jieba(self, text: str, pieces: dict, offsets: bool = False, word_ids: bool = False,
+                     on_missing=None):
         """Cut as ``cut_jieba`` and map each word through ``pieces`` (word -> flat tuple
-        ``(id, start, end, ...)``); returns (ids, spans, word_indices, missing)."""
+        ``(id, start, end, ...)``, or ``on_missing(word)`` when absent and given); returns
+        (ids, spans, word_indices, missing)."""
         ids: list[int] = []
         spans: list[int] | None = [] if offsets else None
         indices: list[int] | None = [] if word_ids else None
@@ -434,6 +436,8 @@ class WordLattice:
         start = 0
         for index, word in enumerate(self.cut_jieba(text)):
             entry = pieces.get(word)
+            if entry is None and on_missing is not None:
+                entry = on_missing(word)
             if entry is None:
                 missing.append(word)
             else:

@@ -115,11 +115,8 @@ class WoBertTokenizer:
                 char_map = [i for i, p in enumerate(pieces) for _ in p] + [len(text)]
         else:
             lowered = text
-        encode = self._segmenter.lattice.encode_jieba
-        ids, flat_spans, indices, missing = encode(lowered, self._pieces, offsets, word_ids)
-        if missing:
-            self._add_to_cache(list(dict.fromkeys(missing)))
-            ids, flat_spans, indices, _ = encode(lowered, self._pieces, offsets, word_ids)
+        ids, flat_spans, indices, _ = self._segmenter.lattice.encode_jieba(lowered, self._pieces, offsets,
+                                                                           word_ids, self._word_pieces)
         spans = None
         if offsets:
             spans = list(zip(flat_spans[0::2], flat_spans[1::2]))
@@ -127,28 +124,25 @@ class WoBertTokenizer:
                 spans = [(char_map[s], char_map[e - 1] + 1 if e > s else char_map[s]) for s, e in spans]
         return ids, spans, indices
 
-    def _add_to_cache(self, words: list[str]) -> None:
+    def _word_pieces(self, word: str) -> tuple[int, ...]:
+        """The pieces of a word not seen before, ``(id, start, end, ...)``, now cached."""
         cache = self._pieces
         if len(cache) > MAX_CACHED_WORDS:
             cache.clear()
-        vocab = self.vocab
-        through_wordpiece: list[str] = []
-        for word in words:
-            token_id = vocab.get(word)
-            if token_id is not None:
-                cache[word] = (token_id, 0, len(word))
-            elif self.oov == "subwords" and len(word) > 1 and all(is_cjk(c) for c in word):
-                cache[word] = self._fewest_words(word)
-            elif _UNIFIED_HAN.fullmatch(word):
-                # what BERT's basic tokenizer + WordPiece give, without the call: one token per
-                # character, [UNK] when absent (these characters are unchanged by NFD and lowercasing)
-                cache[word] = tuple(x for i, c in enumerate(word) for x in (vocab.get(c, self.unk_token_id), i, i + 1))
-            else:
-                through_wordpiece.append(word)
-        if through_wordpiece:
-            encodings = self._wordpiece.encode_batch([[w] for w in through_wordpiece], is_pretokenized=True)
-            for word, encoding in zip(through_wordpiece, encodings):
-                cache[word] = tuple(x for i, (s, e) in zip(encoding.ids, encoding.offsets) for x in (i, s, e))
+        token_id = self.vocab.get(word)
+        if token_id is not None:
+            pieces = (token_id, 0, len(word))
+        elif self.oov == "subwords" and len(word) > 1 and all(is_cjk(c) for c in word):
+            pieces = self._fewest_words(word)
+        elif _UNIFIED_HAN.fullmatch(word):
+            # what BERT's basic tokenizer + WordPiece give, without the call: one token per
+            # character, [UNK] when absent (these characters are unchanged by NFD and lowercasing)
+            pieces = tuple(x for i, c in enumerate(word) for x in (self.vocab.get(c, self.unk_token_id), i, i + 1))
+        else:
+            encoding = self._wordpiece.encode([word], is_pretokenized=True)
+            pieces = tuple(x for i, (s, e) in zip(encoding.ids, encoding.offsets) for x in (i, s, e))
+        cache[word] = pieces
+        return pieces
 
     def _fewest_words(self, word: str) -> tuple[int, ...]:
         """Cut a Chinese word into the fewest vocabulary entries (ties: the longer piece first)."""

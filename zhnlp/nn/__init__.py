@@ -1,0 +1,6 @@
+"""Neural building blocks shared by the models (imports torch)."""
+from __future__ import annotations
+
+from .gated_cnn import GatedResidualConv, GatedResidualStack
+
+__all__ = ["GatedResidualConv", "GatedResidualStack"]
