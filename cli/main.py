@@ -17,6 +17,7 @@ import typer
 
 from .common import (EncodingOpt, ForceOpt, InputsArg, OutputOpt, QuietOpt, check_output, format_for,
                      handle_errors, text_lines)
+from .couplet import couplet, evaluate_app, train_app
 from .wobert import tokenize, wobert_app
 
 app = typer.Typer(
@@ -289,6 +290,11 @@ def _rich_tree(node):
 # --------------------------------------------------------------------------------------------- WoBERT
 app.command()(tokenize)
 app.add_typer(wobert_app, name="wobert")
+
+# --------------------------------------------------------------------------------------------- couplets
+app.command()(couplet)
+app.add_typer(train_app, name="train")
+app.add_typer(evaluate_app, name="evaluate")
 
 
 def main() -> None:

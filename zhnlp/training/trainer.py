@@ -45,11 +45,16 @@ class TrainerConfig:
     seed: int = 0
     save_every: int = 500  # steps between checkpoints
     eval_every: int = 0  # steps between evaluations (0: only at the end)
+    metric: str = ""  # key of evaluate()'s result to keep the best model by (higher is better); "": keep the last
+    patience: int = 0  # stop after this many evaluations without a better metric (0: never stop early)
+    adversarial: str | None = None  # "fgm": train on embedding-perturbed inputs too (对抗训练浅谈)
+    epsilon: float = 0.5  # FGM's step: the perturbation is epsilon * g / ||g|| on the embedding matrix
 
 
 @dataclass
 class TrainResult:
     step: int
+    stopped_early: bool
     resumed_from: int
     seconds: float
     tokens: int
@@ -93,6 +98,13 @@ class Trainer:
         self.tokens = 0
         self.evaluations: list[dict] = []
         self.data_state: dict = {}  # the data position after the last trained batch
+        self.best: float | None = None  # best value of config.metric so far
+        self.evaluations_since_best = 0
+        self.stopped_early = False
+        if config.adversarial not in (None, "fgm"):
+            from ..errors import InputError
+
+            raise InputError(f"unknown adversarial training: {config.adversarial!r}", "use --adversarial fgm")
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -112,8 +124,9 @@ class Trainer:
                     "scaler": self.scaler.state_dict(), "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
                    fresh / "optimizer.pt")
-        state = {"step": self.step, "tokens": self.tokens, "data": self.data_state,
-                 "evaluations": self.evaluations, "config": asdict(self.config)}
+        state = {"step": self.step, "tokens": self.tokens, "data": self.data_state, "best": self.best,
+                 "evaluations_since_best": self.evaluations_since_best, "evaluations": self.evaluations,
+                 "config": asdict(self.config)}
         (fresh / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
         old = self.output_dir / f".{CHECKPOINT_DIR}.old"
         shutil.rmtree(old, ignore_errors=True)
@@ -121,7 +134,8 @@ class Trainer:
             os.replace(self.checkpoint_dir, old)
         os.replace(fresh, self.checkpoint_dir)
         shutil.rmtree(old, ignore_errors=True)
-        self.export(self.model, self.output_dir)
+        if not self.config.metric:  # with a metric, the exported model is the best one, written when found
+            self.export(self.model, self.output_dir)
 
     def load_checkpoint(self, batches: ResumableBatches) -> bool:
         """Restore from ``output_dir/checkpoint`` if there is one (or, after a kill between the
@@ -147,6 +161,8 @@ class Trainer:
         self.data_state = state["data"]
         self.tokens = int(state.get("tokens", 0))
         self.evaluations = state.get("evaluations", [])
+        self.best = state.get("best")
+        self.evaluations_since_best = int(state.get("evaluations_since_best", 0))
         batches.load_state_dict(state["data"])
         return True
 
@@ -163,7 +179,7 @@ class Trainer:
             self.log(f"resuming from step {self.step} (checkpoint in {self.checkpoint_dir})")
         start = time.perf_counter()
         last_loss = smoothed = None
-        window_tokens, window_start = 0, time.perf_counter()
+        window_tokens, window_examples, window_start = 0, 0, time.perf_counter()
         self.model.train()
         try:
             with progress_task("training", total=config.max_steps, unit="steps",
@@ -181,6 +197,8 @@ class Trainer:
                             self.optimizer.zero_grad(set_to_none=True)
                             continue
                         self.scaler.scale(loss).backward()
+                        if config.adversarial == "fgm":
+                            self._fgm_step(batch)
                         self.scaler.unscale_(self.optimizer)
                         torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
                         self.scaler.step(self.optimizer)
@@ -189,24 +207,33 @@ class Trainer:
                         self.scheduler.step()
                         self.step += 1
                         self.data_state = after_batch
-                        n_tokens = int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0
+                        mask = batch.get("attention_mask", batch.get("input_ids"))
+                        n_tokens = int((mask != 0).sum()) if mask is not None else 0
                         self.tokens += n_tokens
                         window_tokens += n_tokens
+                        window_examples += len(mask) if mask is not None else 0
                         last_loss = loss.item()
                         smoothed = last_loss if smoothed is None else 0.98 * smoothed + 0.02 * last_loss
                         elapsed = time.perf_counter() - window_start
-                        task.describe(f"training loss {smoothed:.3f} {window_tokens / max(elapsed, 1e-9):,.0f} tok/s")
+                        task.describe(f"training loss {smoothed:.3f} {window_examples / max(elapsed, 1e-9):,.0f} ex/s "
+                                      f"{window_tokens / max(elapsed, 1e-9):,.0f} tok/s")
                         task.advance(1)
+                        stop = False
                         if config.eval_every and evaluate and self.step % config.eval_every == 0:
-                            self._evaluate(evaluate)
-                        if self.step % config.save_every == 0 or self.step >= config.max_steps:
+                            stop = self._evaluate(evaluate)
+                        if stop or self.step % config.save_every == 0 or self.step >= config.max_steps:
                             self.save_checkpoint()
-                        if self.step >= config.max_steps:
+                        if stop:
+                            self.log(f"early stop at step {self.step}: {config.metric} has not improved in "
+                                     f"{config.patience} evaluations (best {self.best:.4f})")
+                            self.stopped_early = True
+                        if stop or self.step >= config.max_steps:
                             break
                     else:
                         continue
                     break
-            if evaluate is not None and (not self.evaluations or self.evaluations[-1]["step"] != self.step):
+            if evaluate is not None and (not self.evaluations or self.evaluations[-1]["step"] != self.step) \
+                    and not self.stopped_early:
                 self._evaluate(evaluate)
                 self.save_checkpoint()
         except KeyboardInterrupt:
@@ -214,10 +241,30 @@ class Trainer:
                 self.save_checkpoint()
                 self.log(f"interrupted at step {self.step}; checkpoint saved, run the same command to resume")
             raise
-        return TrainResult(self.step, start_step, time.perf_counter() - start, self.tokens, last_loss,
-                           self.evaluations)
+        return TrainResult(self.step, self.stopped_early, start_step, time.perf_counter() - start, self.tokens,
+                           last_loss, self.evaluations)
 
-    def _evaluate(self, evaluate: Callable[[object], dict]) -> None:
+    def _fgm_step(self, batch: dict) -> None:
+        """FGM (对抗训练浅谈, kexue.fm/archives/7234): move the embedding matrix by epsilon along its
+        gradient's direction, add the gradient of the loss there, and move it back."""
+        import torch
+
+        embedding = self.model.get_input_embeddings().weight
+        if embedding.grad is None:
+            return
+        norm = embedding.grad.norm()
+        if not torch.isfinite(norm) or float(norm) == 0.0:
+            return
+        delta = self.config.epsilon * embedding.grad / norm
+        embedding.data.add_(delta)
+        with self.setup.autocast():
+            adversarial_loss = self.loss_fn(self.model, batch)
+        self.scaler.scale(adversarial_loss).backward()
+        embedding.data.sub_(delta)
+
+    def _evaluate(self, evaluate: Callable[[object], dict]) -> bool:
+        """Evaluate; with a metric, export the model when it is the best so far. Returns whether
+        training should stop early."""
         import torch
 
         self.model.eval()
@@ -225,6 +272,17 @@ class Trainer:
             result = {"step": self.step, **evaluate(self.model)}
         self.model.train()
         self.evaluations.append(result)
+        metric = self.config.metric
+        if metric:
+            if metric not in result:
+                raise KeyError(f"evaluate() gave no {metric!r}")
+            if self.best is None or result[metric] > self.best:
+                self.best, self.evaluations_since_best = float(result[metric]), 0
+                self.export(self.model, self.output_dir)
+                result["best"] = True
+            else:
+                self.evaluations_since_best += 1
         shown = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) and not math.isnan(v) else f"{k} {v}"
                           for k, v in result.items())
         self.log(f"evaluation: {shown}")
+        return bool(metric and self.config.patience and self.evaluations_since_best >= self.config.patience)

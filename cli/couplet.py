@@ -1,0 +1,133 @@
+"""`zhnlp couplet`, `zhnlp train couplet`, `zhnlp evaluate couplet`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import EncodingOpt, ForceOpt, QuietOpt, handle_errors
+
+train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
+evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evaluate couplet ...", no_args_is_help=True)
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="A couplet model folder (default: the "
+                                                  "one shipped with zhnlp).")]
+DataOpt = Annotated[Path, typer.Option("--data", help="Folder with train/ and dev/ (in.txt, out.txt).")]
+
+
+@handle_errors
+def couplet(
+    upper: Annotated[str, typer.Argument(help="An upper line, a file of upper lines (one per line), or - for "
+                                         "stdin.", show_default=False)],
+    n: Annotated[int, typer.Option("-n", min=1, max=50, help="Distinct candidates, best first.")] = 1,
+    model: ModelOpt = None,
+    tone: Annotated[bool, typer.Option("--tone", help="The lower line ends on a level tone (平).")] = False,
+    plain: Annotated[bool, typer.Option("--plain", help="The post's argmax decoder, without the rules.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line: upper, candidates "
+                                              "with scores, unknown characters.")] = False,
+    device: DeviceOpt = "auto",
+    encoding: EncodingOpt = "utf-8",
+) -> None:
+    """Write the lower line of a couplet (对联), under the rules: same length, punctuation copied,
+    repeats mirrored, never the same character at the same position.
+
+    Example:
+
+        zhnlp couplet "春回大地千山秀" -n 3
+    """
+    from zhnlp.couplet import Couplet
+    from zhnlp.textio import iter_lines, resolve_sources
+
+    bot = Couplet.from_pretrained(model, device=device)
+    if upper == "-" or Path(upper).is_file():
+        lines = list(iter_lines(resolve_sources(upper), encoding))
+        answers = bot.answer(lines, n=n, constrained=not plain, tone=tone)
+    else:
+        answers = [bot.answer(upper, n=n, constrained=not plain, tone=tone)]
+    for answer in answers:
+        if json_output:
+            typer.echo(json.dumps({"upper": answer.upper, "candidates": [{"lower": text, "score": round(score, 4)}
+                                                                        for text, score in answer.candidates],
+                                   "unknown": answer.unknown}, ensure_ascii=False))
+        elif n == 1:
+            typer.echo(answer.best)
+        else:
+            typer.echo("\t".join(text for text, _ in answer.candidates))
+        if answer.unknown and not json_output:
+            typer.echo(f"warning: unknown to the model (read as [UNK]): {''.join(answer.unknown)}", err=True)
+
+
+@train_app.command("couplet")
+@handle_errors
+def train_couplet_command(
+    data: DataOpt,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (holds the checkpoint to resume from).")],
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Most epochs; early stopping may end sooner.")] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 2e-3,
+    dilations: Annotated[str, typer.Option("--dilations", help="One dilation per gated convolution, "
+                                           "comma-separated (1,1,1,1,1,1: the post; 1,2,4,1,2,4: DGCNN-style).")]
+    = "1,1,1,1,1,1",
+    patience: Annotated[int, typer.Option("--patience", min=0, help="Epochs without a better dev char "
+                                          "accuracy before stopping (0: never).")] = 3,
+    adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
+                                                       "embeddings.")] = None,
+    epsilon: Annotated[float, typer.Option("--epsilon", help="FGM step size.")] = 0.5,
+    device: DeviceOpt = "auto",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")] = False,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the couplet CNN; evaluates on dev every epoch and keeps the best. Run again to resume.
+
+    Example:
+
+        zhnlp train couplet --data ../shared/data/couplet -o couplet-model
+    """
+    from zhnlp.couplet import CoupletConfig, train_couplet
+    from zhnlp.errors import InputError
+    from zhnlp.training import TrainerConfig
+
+    try:
+        dilation_tuple = tuple(int(d) for d in dilations.split(","))
+    except ValueError:
+        raise InputError(f"--dilations {dilations!r} is not a list of integers", "e.g. --dilations 1,2,4,1,2,4") from None
+    trainer_config = TrainerConfig(lr=lr, warmup_steps=200, device=device, seed=seed, metric="char_accuracy",
+                                   patience=patience, adversarial=adversarial, epsilon=epsilon, save_every=500,
+                                   max_steps=0)
+    summary = train_couplet(data, output, CoupletConfig(dilations=dilation_tuple), trainer_config,
+                            batch_size=batch_size, epochs=epochs, restart=restart, force=force, show_progress=not quiet)
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+
+
+@evaluate_app.command("couplet")
+@handle_errors
+def evaluate_couplet_command(
+    data: DataOpt,
+    model: ModelOpt = None,
+    split: Annotated[str, typer.Option("--split", help="Which split of --data to score.")] = "dev",
+    tone: Annotated[bool, typer.Option("--tone", help="Constrain the last character to a level tone.")] = False,
+    device: DeviceOpt = "auto",
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """BLEU, char accuracy, exact match and rule violations, plain argmax vs the constrained decoder.
+
+    Example:
+
+        zhnlp evaluate couplet --data ../shared/data/couplet
+    """
+    from zhnlp.couplet import evaluate_couplet
+
+    scores = evaluate_couplet(model, data, split, device=device, tone=tone)
+    if json_output:
+        typer.echo(json.dumps(scores, ensure_ascii=False))
+        return
+    typer.echo(f"{'decoder':<12}{'bleu':>8}{'char_acc':>10}{'exact':>8}{'rule_viol':>11}   n={scores['n']}")
+    for name in ("argmax", "constrained"):
+        s = scores[name]
+        typer.echo(f"{name:<12}{s['bleu']:>8.2f}{s['char_accuracy']:>10.4f}{s['exact_match']:>8.4f}"
+                   f"{s['rule_violation_rate']:>11.4f}")
