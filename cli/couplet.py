@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import EncodingOpt, ForceOpt, QuietOpt, handle_errors
+from .common import EncodingOpt, ForceOpt, QuietOpt, handle_errors, text_lines
 
 train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evaluate couplet ...", no_args_is_help=True)
@@ -39,14 +39,9 @@ def couplet(
         zhnlp couplet "春回大地千山秀" -n 3
     """
     from zhnlp.couplet import Couplet
-    from zhnlp.textio import iter_lines, resolve_sources
 
     bot = Couplet.from_pretrained(model, device=device)
-    if upper == "-" or Path(upper).is_file():
-        lines = list(iter_lines(resolve_sources(upper), encoding))
-        answers = bot.answer(lines, n=n, constrained=not plain, tone=tone)
-    else:
-        answers = [bot.answer(upper, n=n, constrained=not plain, tone=tone)]
+    answers = bot.answer(list(text_lines(upper, encoding, "answer")), n=n, constrained=not plain, tone=tone)
     for answer in answers:
         if json_output:
             typer.echo(json.dumps({"upper": answer.upper, "candidates": [{"lower": text, "score": round(score, 4)}
