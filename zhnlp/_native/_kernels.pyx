@@ -1069,27 +1069,36 @@ cdef class WordLattice:
             i = j
         return m
 
+    cdef Py_ssize_t* _word_ends(self, str text, Py_ssize_t n, Py_ssize_t* count) except NULL:
+        """The end of each word of jieba's cut of text (n > 0 characters), in a buffer the caller
+        frees; count receives the number of words."""
+        cdef double* route = <double*>malloc((n + 1) * sizeof(double))
+        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+        cdef Py_ssize_t* ends = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))  # at most one word per char
+        if route == NULL or nxt == NULL or ends == NULL:
+            free(route)
+            free(nxt)
+            free(ends)
+            raise MemoryError()
+        count[0] = self._jieba_ends(text, n, route, nxt, ends)
+        free(route)
+        free(nxt)
+        return ends
+
     def cut_jieba(self, str text):
         """``jieba.lcut(text, HMM=False)``: the DP inside each run of jieba's block characters
         ([\\u4E00-\\u9FD5a-zA-Z0-9+#&._%-]), where consecutive single ASCII letters or digits
         on the path join into one word; outside the runs every character is a word, except
         that \\r\\n stays together."""
-        cdef Py_ssize_t n = len(text), m, w, start = 0
+        cdef Py_ssize_t n = len(text), m = 0, w, start = 0
         cdef list words = []
         if n == 0:
             return words
-        cdef double* route = <double*>malloc((n + 1) * sizeof(double))
-        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((2 * n + 2) * sizeof(Py_ssize_t))
-        if route == NULL or nxt == NULL:
-            free(route)
-            free(nxt)
-            raise MemoryError()
-        m = self._jieba_ends(text, n, route, nxt, nxt + n + 1)
+        cdef Py_ssize_t* ends = self._word_ends(text, n, &m)
         for w in range(m):
-            words.append(text[start:nxt[n + 1 + w]])
-            start = nxt[n + 1 + w]
-        free(route)
-        free(nxt)
+            words.append(text[start:ends[w]])
+            start = ends[w]
+        free(ends)
         return words
 
     def encode_jieba(self, str text, dict pieces, bint offsets=False, bint word_ids=False, object on_missing=None):
@@ -1102,7 +1111,7 @@ cdef class WordLattice:
         With ``on_missing``, a word absent from ``pieces`` is passed to it instead, and the flat
         tuple it returns is used (it may add the word to ``pieces``); ``missing`` stays empty.
         """
-        cdef Py_ssize_t n = len(text), m, w, j, size, start = 0, end
+        cdef Py_ssize_t n = len(text), m = 0, w, j, size, start = 0, end
         cdef list ids = [], missing = []
         cdef list spans = [] if offsets else None
         cdef list indices = [] if word_ids else None
@@ -1111,16 +1120,10 @@ cdef class WordLattice:
         cdef str word
         if n == 0:
             return ids, spans, indices, missing
-        cdef double* route = <double*>malloc((n + 1) * sizeof(double))
-        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((2 * n + 2) * sizeof(Py_ssize_t))
-        if route == NULL or nxt == NULL:
-            free(route)
-            free(nxt)
-            raise MemoryError()
+        cdef Py_ssize_t* ends = self._word_ends(text, n, &m)
         try:
-            m = self._jieba_ends(text, n, route, nxt, nxt + n + 1)
             for w in range(m):
-                end = nxt[n + 1 + w]
+                end = ends[w]
                 word = text[start:end]
                 found = PyDict_GetItem(pieces, word)
                 if found == NULL and on_missing is None:
@@ -1137,8 +1140,7 @@ cdef class WordLattice:
                             indices.append(w)
                 start = end
         finally:
-            free(route)
-            free(nxt)
+            free(ends)
         return ids, spans, indices, missing
 
 

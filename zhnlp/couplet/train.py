@@ -52,7 +52,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
                           "choose a new -o folder, or add --force to train into it")
     train_pairs, dev_pairs = read_pairs(data_dir, "train"), read_pairs(data_dir, "dev")
     config = config or CoupletConfig()
-    trainer_config = trainer_config or TrainerConfig(lr=1e-3, warmup_steps=200, metric="char_accuracy", patience=3)
+    trainer_config = trainer_config or TrainerConfig(max_steps=0, lr=2e-3, warmup_steps=200, metric="char_accuracy",
+                                                     patience=3)
     vocab_file = output_dir / "vocab.txt"  # written first, so that a resumed run uses the same ids
     if resuming and vocab_file.is_file():
         vocab = vocab_file.read_text(encoding="utf-8").split("\n")[:-1]
@@ -67,7 +68,7 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
     dev = CoupletBatches(dev_pairs, vocab, 256, config.max_length, shuffle=False)
     trainer_config.eval_every = trainer_config.eval_every or len(batches)  # once per epoch
     trainer_config.save_every = min(trainer_config.save_every, len(batches))
-    if not trainer_config.max_steps or trainer_config.max_steps == 10_000:
+    if not trainer_config.max_steps:  # 0: as many steps as `epochs` epochs take
         trainer_config.max_steps = epochs * len(batches)
 
     def export(trained, directory):
