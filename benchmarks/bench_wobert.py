@@ -25,7 +25,7 @@ import itertools
 import json
 import time
 
-from _common import DATA, RESULTS
+from _common import DATA, RESULTS, best_time
 
 VOCABS = {"WoBERT": "wobert_chinese_base", "WoBERT Plus": "wobert_chinese_plus_base"}
 MODERN_ZH_LINES = 100_000
@@ -40,15 +40,6 @@ def load_texts(quick: bool) -> dict[str, list[str]]:
         with open(DATA / "corpus" / "modern_zh.txt", encoding="utf-8") as f:
             texts["modern_zh 100k"] = [line.rstrip("\n") for line in itertools.islice(f, MODERN_ZH_LINES)]
     return texts
-
-
-def best_time(run, repeats: int) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def measure(name: str, vocab_dir: str, texts: list[str], char_bert, repeats: int) -> dict:

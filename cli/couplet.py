@@ -66,6 +66,10 @@ def train_couplet_command(
     dilations: Annotated[str, typer.Option("--dilations", help="One dilation per gated convolution, "
                                            "comma-separated (1,1,1,1,1,1: the post; 1,2,4,1,2,4: DGCNN-style).")]
     = "1,1,1,1,1,1",
+    width: Annotated[int, typer.Option("--width", min=8, help="Embedding size and channels of every convolution "
+                                       "(128: the post).")] = 128,
+    dropout: Annotated[float, typer.Option("--dropout", min=0.0, max=0.9, help="Dropout on the embeddings "
+                                           "(0.25: the post).")] = 0.25,
     patience: Annotated[int, typer.Option("--patience", min=0, help="Epochs without a better dev char "
                                           "accuracy before stopping (0: never).")] = 3,
     adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
@@ -94,7 +98,8 @@ def train_couplet_command(
     trainer_config = TrainerConfig(lr=lr, warmup_steps=200, device=device, seed=seed, metric="char_accuracy",
                                    patience=patience, adversarial=adversarial, epsilon=epsilon, save_every=500,
                                    max_steps=0)
-    summary = train_couplet(data, output, CoupletConfig(dilations=dilation_tuple), trainer_config,
+    summary = train_couplet(data, output, CoupletConfig(embedding_dim=width, dropout=dropout,
+                                                     dilations=dilation_tuple), trainer_config,
                             batch_size=batch_size, epochs=epochs, restart=restart, force=force, show_progress=not quiet)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 

@@ -49,7 +49,8 @@ def main_options(
 @app.command()
 @handle_errors
 def info(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Show the version, whether the compiled kernels are in use, torch and CUDA, and model folders."""
+    """Show the version, whether the compiled kernels are in use, torch and CUDA, model folders and
+    the default models shipped with zhnlp."""
     from zhnlp.info import environment_info
 
     data = environment_info()
@@ -57,6 +58,8 @@ def info(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")
         typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
     for key, value in data.items():
+        if isinstance(value, dict):
+            value = [f"{name}: {folder}" for name, folder in value.items()] or "none"
         if isinstance(value, list):
             value = "\n  ".join([""] + value)
         typer.echo(f"{key}: {value}")

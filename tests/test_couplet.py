@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 
 import numpy as np
 import pytest
@@ -46,6 +48,72 @@ def test_constrained_best_is_the_best_rule_abiding_line():
                 for lower in itertools.product(VOCAB[4:], repeat=3)
                 if not rule_violations(upper, "".join(lower)))
     assert best[0] == brute[1] and best[1] == pytest.approx(brute[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_assignments_are_the_exact_n_best(seed):
+    """Groups that want the same few characters: compare with every assignment of distinct ones."""
+    import itertools
+
+    from zhnlp.couplet.decode import best_assignments
+
+    rng = np.random.default_rng(seed)
+    groups, tokens = 4, 6
+    scores = rng.normal(size=(groups, tokens))
+    scores[:, 0] += 3  # every group's favourite is token 0: clashes everywhere
+    scores[0, 5] = -np.inf  # a forbidden character
+    order = np.argsort(-scores, axis=1)
+    candidates = [(order[g], scores[g, order[g]]) for g in range(groups)]
+    brute = sorted((sum(scores[g, t] for g, t in enumerate(choice)), list(choice))
+                   for choice in itertools.permutations(range(tokens), groups)
+                   if np.isfinite(sum(scores[g, t] for g, t in enumerate(choice))))[::-1]
+    found = best_assignments(candidates, n=7)
+    assert [tokens for _, tokens in found] == [choice for _, choice in brute[:7]]
+    assert [total for total, _ in found] == pytest.approx([total for total, _ in brute[:7]])
+
+
+def test_batched_decoder_matches_the_line_by_line_decoder():
+    from zhnlp.couplet import Couplet
+
+    torch.manual_seed(0)
+    model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2))).eval()
+    with torch.no_grad():
+        model.output.weight.mul_(20)  # peaked distributions, so that groups clash on favourites
+    bot = Couplet(model, VOCAB, "cpu")
+    uppers = ["天地", "天天", "风云日月", "山水，山水。", "天，天地，地", "花鸟红绿", "春", "日月日月日"]
+    for n in (1, 3):
+        for tone in (False, True):
+            answers = bot.answer(uppers, n=n, tone=tone)
+            for upper, answer in zip(uppers, answers):
+                ids = [INDEX[c] for c in upper]
+                with torch.no_grad():
+                    log_probs = torch.log_softmax(model(torch.tensor([ids])), -1)[0].numpy()
+                expected = constrained_decode(upper, ids, log_probs, VOCAB, bot.banned, n,
+                                              bot.level_tone_mask() if tone else None)
+                assert [t for t, _ in answer.candidates] == [t for t, _ in expected], (upper, n, tone)
+                assert [s for _, s in answer.candidates] == pytest.approx([s for _, s in expected], abs=1e-4)
+            assert bot(uppers, n=1, tone=tone) == [a.best for a in bot.answer(uppers, tone=tone)]
+
+
+def test_numpy_runtime_matches_the_torch_model(tmp_path):
+    """The CPU path answers without torch; it must compute what the PyTorch model computes."""
+    from zhnlp.couplet import Couplet
+    from zhnlp.couplet.numpy_model import NumpyCouplet
+
+    torch.manual_seed(1)
+    model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2, 3))).eval()
+    model.save_pretrained(tmp_path / "m", VOCAB, dtype=torch.float32)
+    runtime, vocab = NumpyCouplet.from_pretrained(tmp_path / "m")
+    ids = np.array([[4, 5, 6, 7, 0], [8, 9, 2, 4, 4]])  # padding and punctuation included
+    with torch.no_grad():
+        expected = model(torch.from_numpy(ids)).numpy()
+    assert vocab == VOCAB and np.allclose(runtime.logits(runtime.encode(ids)), expected, atol=1e-5)
+    uppers = ["天地，山水", "日月日月", "春"]
+    on_numpy = Couplet.from_pretrained(tmp_path / "m", device="cpu")
+    assert on_numpy.device == "cpu (numpy)"
+    for a, b in zip(on_numpy.answer(uppers, n=3), Couplet(model, VOCAB).answer(uppers, n=3)):
+        assert [t for t, _ in a.candidates] == [t for t, _ in b.candidates]
+        assert [s for _, s in a.candidates] == pytest.approx([s for _, s in b.candidates], abs=1e-4)
 
 
 def test_plain_decoder_forbids_the_upper_character_even_punctuation():
@@ -118,7 +186,39 @@ def test_tiny_model_learns_a_mapping_and_round_trips(tmp_path):
     assert scores["constrained"]["rule_violation_rate"] == 0 and scores["constrained"]["char_accuracy"] > 0.9
     model, vocab = CoupletModel.from_pretrained(tmp_path / "model")
     again = Couplet(model, vocab)
-    assert again.answer("天山风", n=3).candidates == bot.answer("天山风", n=3).candidates
+    on_torch, on_numpy = again.answer("天山风", n=3).candidates, bot.answer("天山风", n=3).candidates
+    assert [t for t, _ in on_torch] == [t for t, _ in on_numpy]
+    assert [s for _, s in on_torch] == pytest.approx([s for _, s in on_numpy], abs=1e-4)
+
+
+def test_couplet_training_resumes_after_a_kill_to_the_same_state(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from zhnlp.couplet.data import CoupletBatches
+
+    data = _write_data(tmp_path / "data", _mapping_pairs(200))
+    straight = _train(data, tmp_path / "straight", 40)
+    original_iter = CoupletBatches.__iter__
+    trained = []
+
+    def interrupted_iter(self):
+        for batch in original_iter(self):
+            if self.shuffle:  # training batches only, not dev's
+                if len(trained) == 25:  # as a job scheduler or `kill` would stop it
+                    os.kill(os.getpid(), signal.SIGTERM)
+                trained.append(1)
+            yield batch
+
+    monkeypatch.setattr(CoupletBatches, "__iter__", interrupted_iter)
+    with pytest.raises(KeyboardInterrupt):
+        _train(data, tmp_path / "resumed", 40)
+    assert json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["step"] == 25
+    monkeypatch.undo()
+    resumed = _train(data, tmp_path / "resumed", 40)
+    assert resumed["steps"] == 40 and resumed["best_dev_char_accuracy"] == straight["best_dev_char_accuracy"]
+    weights = [load_file(str(tmp_path / name / "checkpoint" / "model.safetensors")) for name in ("straight", "resumed")]
+    for key in weights[0]:
+        assert torch.allclose(weights[0][key], weights[1][key], atol=1e-5), key
 
 
 def test_fgm_changes_the_loss_path_but_not_the_api(tmp_path):
@@ -164,3 +264,16 @@ def test_couplet_cli_batch_mode_json_and_bad_inputs(tmp_path):
     result = _cli("evaluate", "couplet", "--data", data, "--model", tmp_path / "model", "--json", "--device", "cpu")
     scores = json.loads(result.stdout)
     assert set(scores) == {"argmax", "constrained", "n"} and scores["constrained"]["rule_violation_rate"] == 0
+
+
+def test_couplet_cli_on_the_cpu_never_imports_torch(tmp_path):
+    import subprocess
+    import sys
+
+    model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2)))
+    model.save_pretrained(tmp_path / "m", VOCAB)
+    code = ("import sys; from zhnlp.cli.main import app; from typer.testing import CliRunner; "
+            f"r = CliRunner().invoke(app, ['couplet', '天地风云', '--model', {str(tmp_path / 'm')!r}, '--device', 'cpu']); "
+            "assert r.exit_code == 0 and len(r.stdout.strip()) == 4, r.output; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -22,6 +22,28 @@ def model_search_paths() -> list[Path]:
     return paths
 
 
+def shipped_model_dir(name: str) -> Path:
+    """The folder of a default model shipped with the package (data/models/NAME, installed as
+    zhnlp/data/models/NAME; in a source checkout, the repository's data/models/NAME)."""
+    from importlib import resources
+
+    try:
+        packaged = Path(str(resources.files("zhnlp.data"))) / "models" / name
+        if packaged.is_dir():
+            return packaged
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[1] / "data" / "models" / name
+
+
+def shipped_models() -> dict[str, str]:
+    """Default models shipped with the package: name -> folder."""
+    root = shipped_model_dir("couplet").parent
+    if not root.is_dir():
+        return {}
+    return {folder.name: str(folder) for folder in sorted(root.iterdir()) if (folder / "config.json").is_file()}
+
+
 def environment_info(check_cuda: bool = True) -> dict:
     from . import __version__
     from ._native import COMPILED
@@ -49,4 +71,5 @@ def environment_info(check_cuda: bool = True) -> dict:
         "torch": torch_version,
         "cuda_available": cuda_available,
         "model_paths": [str(p) for p in model_search_paths()],
+        "shipped_models": shipped_models(),
     }

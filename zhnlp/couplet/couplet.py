@@ -3,6 +3,9 @@
     >>> bot = Couplet.from_pretrained()          # the model shipped in data/models/couplet  # doctest: +SKIP
     >>> bot("春回大地千山秀")                      # doctest: +SKIP
     '...'
+
+On the CPU the model runs in numpy (numpy_model.py), so an answer never waits for torch to import;
+on a GPU it runs in PyTorch (model.py). Either way the decoding below works on numpy arrays.
 """
 from __future__ import annotations
 
@@ -14,23 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .decode import constrained_decode, is_punctuation, plain_decode
-from .model import PAD, UNK, CoupletModel
+from .decode import (assemble, best_assignments, candidates_needed, character_groups, is_punctuation, tone_position,
+                     top_candidates)
+from .folder import PAD, UNK
+from .numpy_model import NumpyCouplet
 
 _CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def default_model_dir() -> Path:
     """The couplet model shipped with the package (data/models/couplet)."""
-    from importlib import resources
+    from ..info import shipped_model_dir
 
-    try:
-        packaged = Path(str(resources.files("zhnlp.data"))) / "models" / "couplet"
-        if packaged.is_dir():
-            return packaged
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[2] / "data" / "models" / "couplet"
+    return shipped_model_dir("couplet")
 
 
 @dataclass
@@ -44,31 +43,67 @@ class CoupletAnswer:
         return self.candidates[0][0] if self.candidates else ""
 
 
-class Couplet:
-    def __init__(self, model: CoupletModel, vocab: list[str], device: str = "cpu"):
+class _TorchNetwork:
+    """A PyTorch CoupletModel on a device, with NumpyCouplet's interface (numpy in, numpy out)."""
+
+    def __init__(self, model, device: str):
         import torch
 
-        self.model = model.to(device).eval()
+        self.torch = torch
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.config = model.config
+
+    def encode(self, input_ids: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            return self.model.encode(self.torch.from_numpy(input_ids).to(self.device)).float().cpu().numpy()
+
+    def logits(self, hidden: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            return self.model.output(self.torch.from_numpy(hidden).to(self.device)).float().cpu().numpy()
+
+
+def _gpu_may_be_present() -> bool:
+    """A cheap look for an NVIDIA driver, so that the CPU path never pays for importing torch."""
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
+
+
+def _logsumexp(x: np.ndarray) -> np.ndarray:
+    top = x.max(-1, keepdims=True)
+    return (top + np.log(np.exp(x - top).sum(-1, keepdims=True)))[..., 0]
+
+
+class Couplet:
+    def __init__(self, network, vocab: list[str], device: str = "cpu"):
+        """``network``: a NumpyCouplet, or a PyTorch CoupletModel to run on ``device``."""
+        self.network = network if isinstance(network, NumpyCouplet) else _TorchNetwork(network, device)
+        self.device = "cpu (numpy)" if isinstance(network, NumpyCouplet) else str(self.network.device)
         self.vocab = vocab
         self.index = {c: i for i, c in enumerate(vocab)}
-        self.device = torch.device(device)
         self.banned = np.array([i for i, c in enumerate(vocab) if c in (PAD, UNK) or is_punctuation(c)], dtype=np.int64)
         self._level_tone: np.ndarray | None = None
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike | None = None, device: str = "auto") -> "Couplet":
-        from ..training import resolve_device
-
+        """A model folder (default: the one shipped with zhnlp). ``device``: auto (CUDA when there is
+        a GPU, else the CPU), cpu, cuda or cuda:N."""
         folder = Path(directory) if directory is not None else default_model_dir()
         if not folder.is_dir():
             raise InputError(f"no couplet model folder: {folder}",
                              "train one: zhnlp train couplet --data ../shared/data/couplet -o DIR, then pass --model DIR")
-        model, vocab = CoupletModel.from_pretrained(folder)
-        return cls(model, vocab, str(resolve_device(device).device))
+        if device == "cpu" or (device == "auto" and not _gpu_may_be_present()):
+            return cls(*NumpyCouplet.from_pretrained(folder))
+        from ..training import resolve_device
+        from .model import CoupletModel
+
+        setup = resolve_device(device)
+        if setup.device.type == "cpu":
+            return cls(*NumpyCouplet.from_pretrained(folder))
+        return cls(*CoupletModel.from_pretrained(folder), device=str(setup.device))
 
     @property
     def max_length(self) -> int:
-        return self.model.config.max_length
+        return self.network.config.max_length
 
     def check(self, upper: str, line: int | None = None) -> str:
         """The stripped upper line, or an InputError saying what is wrong with it."""
@@ -90,46 +125,92 @@ class Couplet:
             self._level_tone = np.array([is_level_tone(c) for c in self.vocab], dtype=bool)
         return self._level_tone
 
-    def log_probs(self, uppers: list[str]) -> list[np.ndarray]:
-        """(T, V) log-probabilities for each upper line (lines of one length share a batch)."""
-        import torch
+    def answer(self, uppers: str | list[str], n: int = 1, constrained: bool = True, tone: bool = False,
+               batch_size: int = 128, scores: bool = True) -> CoupletAnswer | list[CoupletAnswer]:
+        """Lower lines for one upper line or a list: the n best under the rules (or the plain argmax).
 
-        unk = self.index[UNK]
-        results: list[np.ndarray | None] = [None] * len(uppers)
-        by_length: dict[int, list[int]] = {}
-        for i, upper in enumerate(uppers):
-            by_length.setdefault(len(upper), []).append(i)
-        with torch.inference_mode():
-            for length, rows in by_length.items():
-                for start in range(0, len(rows), 512):
-                    chunk = rows[start:start + 512]
-                    ids = torch.tensor([[self.index.get(c, unk) for c in uppers[i]] for i in chunk],
-                                       device=self.device)  # (B, T)
-                    out = torch.log_softmax(self.model(ids).float(), -1).cpu().numpy()  # (B, T, V)
-                    for row, i in enumerate(chunk):
-                        results[i] = out[row]
-        return results
-
-    def answer(self, uppers: str | list[str], n: int = 1, constrained: bool = True,
-               tone: bool = False) -> CoupletAnswer | list[CoupletAnswer]:
-        """Lower lines for one upper line or a list: the n best under the rules (or the plain argmax)."""
+        Lines of one length share a batch; the rules' masks, the sums over repeated characters and
+        the best character per group are computed for the whole batch at once. ``scores=False``
+        skips the softmax's normaliser, the costliest step after the model: the lines are the same,
+        their scores then unnormalised."""
         single = isinstance(uppers, str)
         lines = [self.check(uppers)] if single else [self.check(u, i + 1) for i, u in enumerate(uppers)]
         unk = self.index[UNK]
-        answers = []
-        for upper, scores in zip(lines, self.log_probs(lines)):
-            ids = [self.index.get(c, unk) for c in upper]
-            unknown = sorted({c for c, i in zip(upper, ids) if i == unk})
-            if constrained:
-                candidates = constrained_decode(upper, ids, scores, self.vocab, self.banned, n,
-                                                self.level_tone_mask() if tone else None)
-            else:
-                best = plain_decode(ids, scores, np.array([self.index[PAD], unk]))
-                candidates = [("".join(self.vocab[i] for i in best), float(scores[np.arange(len(best)), best].sum()))]
-            answers.append(CoupletAnswer(upper, candidates, unknown))
+        answers: list[CoupletAnswer | None] = [None] * len(lines)
+        by_length: dict[int, list[int]] = {}
+        for i, upper in enumerate(lines):
+            by_length.setdefault(len(upper), []).append(i)
+        for rows in by_length.values():
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start:start + batch_size]
+                ids = np.array([[self.index.get(c, unk) for c in lines[i]] for i in chunk], dtype=np.int64)  # (B, T)
+                decoded = (self._decode_constrained([lines[i] for i in chunk], ids, n, tone, scores) if constrained
+                           else self._decode_plain(ids))
+                for i, row_ids, candidates in zip(chunk, ids, decoded):
+                    unknown = sorted({c for c, t in zip(lines[i], row_ids) if t == unk})
+                    answers[i] = CoupletAnswer(lines[i], candidates, unknown)
         return answers[0] if single else answers
 
     def __call__(self, uppers: str | list[str], **kwargs):
         """The best lower line for one upper line, or a list of them for a list."""
-        result = self.answer(uppers, **kwargs)
+        result = self.answer(uppers, scores=False, **kwargs)
         return result.best if isinstance(result, CoupletAnswer) else [a.best for a in result]
+
+    def _decode_plain(self, ids: np.ndarray) -> list[list[tuple[str, float]]]:
+        """The post's decoder: argmax per position, never the upper character there."""
+        logits = self.network.logits(self.network.encode(ids))  # (B, T, V)
+        normaliser = _logsumexp(logits)  # (B, T)
+        logits[..., [self.index[PAD], self.index[UNK]]] = -np.inf
+        np.put_along_axis(logits, ids[..., None], -np.inf, axis=-1)
+        best_ids = logits.argmax(-1)  # (B, T)
+        totals = (np.take_along_axis(logits, best_ids[..., None], -1)[..., 0] - normaliser).sum(-1)
+        return [[("".join(self.vocab[t] for t in row), float(total))] for row, total in zip(best_ids.tolist(), totals)]
+
+    def _decode_constrained(self, lines: list[str], ids: np.ndarray, n: int, tone: bool,
+                            normalise: bool) -> list[list[tuple[str, float]]]:
+        """``decode.constrained_decode`` for a batch of lines of one length, with the softmax computed
+        only where a character is chosen. A line whose groups' best characters are distinct is done
+        after one argmax per group (most lines, when n = 1); the others go to ``best_assignments``."""
+        groups = [character_groups(line) for line in lines]
+        # rows: every non-punctuation position; each group's first position is its leader row
+        row_line, row_position, leaders, followers, follower_leaders, tone_rows = [], [], [], [], [], []
+        for line, line_groups in enumerate(groups):
+            last = tone_position(lines[line]) if tone else None
+            for positions in line_groups:
+                leaders.append(len(row_line))
+                for k, position in enumerate(positions):
+                    if k:
+                        followers.append(len(row_line))
+                        follower_leaders.append(leaders[-1])
+                    if position == last:
+                        tone_rows.append(leaders[-1])
+                    row_line.append(line)
+                    row_position.append(position)
+        hidden = self.network.encode(ids)[row_line, row_position]  # (N, C)
+        logits = self.network.logits(hidden)  # (N, V)
+        # log-probability = logit - normaliser: a constant per row, so it never changes the choice
+        normaliser = _logsumexp(logits) if normalise else np.zeros(len(row_line), dtype=logits.dtype)  # (N,)
+        logits[:, self.banned] = -np.inf
+        logits[np.arange(len(row_line)), ids[row_line, row_position]] = -np.inf  # never the upper character
+        if tone_rows:
+            logits[np.ix_(tone_rows, ~self.level_tone_mask())] = -np.inf
+        if followers:  # a repeated character: its group's score is the sum over its positions
+            np.add.at(logits, follower_leaders, logits[followers])
+            np.add.at(normaliser, follower_leaders, normaliser[followers])
+        best_ids = logits.argmax(-1)  # (N,)
+        best = (logits[np.arange(len(row_line)), best_ids] - normaliser)[leaders].tolist()
+        best_ids = best_ids[leaders].tolist()
+        results: list[list[tuple[str, float]]] = []
+        g = 0
+        for line, line_groups in zip(lines, groups):
+            count = len(line_groups)
+            chosen, scores = best_ids[g:g + count], best[g:g + count]
+            if n == 1 and len(set(chosen)) == count and min(scores) > -np.inf:
+                results.append([(assemble(line, line_groups, chosen, self.vocab), sum(scores))])
+            else:  # a clash (or n > 1): the exact search, over each group's best candidates
+                rows = leaders[g:g + count]
+                candidates = top_candidates(logits[rows] - normaliser[rows, None], candidates_needed(n, count))
+                results.append([(assemble(line, line_groups, tokens, self.vocab), total)
+                                for total, tokens in best_assignments(candidates, n)])
+            g += count
+        return results

@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import InputError
-from .model import PAD, UNK
+from .folder import PAD, UNK
 
 IGNORE_INDEX = -100
 

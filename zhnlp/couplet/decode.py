@@ -7,9 +7,10 @@ line's character there. Constrained (zhnlp's rules, checked by ``rule_violations
 - elsewhere, never the upper line's character at the same position, and no punctuation;
 - where the upper line repeats a character (positions i and j), the lower line repeats one
   character at i and j; where it does not repeat, the lower line does not either;
-- optionally (``level_tone``), the last character must be of a level tone (平).
-Positions sharing an upper character form one group that takes one character; a beam over the
-groups' best characters, keeping the groups' characters distinct, gives the n best lines.
+- optionally (``level_tone``), the last character (punctuation aside) must be of a level tone (平).
+Positions sharing an upper character form one group that takes one character; a best-first
+search over the groups' candidate characters, keeping them distinct, gives the n best lines
+exactly (``best_assignments``).
 """
 from __future__ import annotations
 
@@ -31,39 +32,139 @@ def plain_decode(upper_ids: list[int], log_probs: np.ndarray, banned: np.ndarray
     return scores.argmax(-1).tolist()
 
 
-def constrained_decode(upper: str, upper_ids: list[int], log_probs: np.ndarray, vocab: list[str],
-                       banned: np.ndarray, n: int = 1, level_tone: np.ndarray | None = None,
-                       beam: int = 16) -> list[tuple[str, float]]:
-    """The n best lower lines under the rules, with their summed log-probabilities, best first.
-
-    ``banned``: ids never emitted (padding, unknown, punctuation); ``level_tone``: a boolean
-    mask over the vocabulary for the last position, or None.
-    """
-    length = len(upper)
+def character_groups(upper: str) -> list[list[int]]:
+    """Positions of each distinct non-punctuation character of the upper line, in order of first
+    appearance: every group takes one lower character."""
     groups: dict[str, list[int]] = {}
     for position, char in enumerate(upper):
         if not is_punctuation(char):
             groups.setdefault(char, []).append(position)
-    group_list = list(groups.items())
-    top_k = max(beam, n) + len(group_list)
-    candidates = []  # per group: (ids, scores) best first
-    for char, positions in group_list:
-        scores = log_probs[positions].sum(0)  # (V,)
-        scores[banned] = -np.inf
-        scores[upper_ids[positions[0]]] = -np.inf
-        if level_tone is not None and length - 1 in positions:
-            scores[~level_tone] = -np.inf
-        k = min(top_k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best])]
-        best = best[np.isfinite(scores[best])]
-        candidates.append((best.tolist(), scores[best].tolist()))
-    # most confident groups first, so the beam keeps what matters
-    order = sorted(range(len(group_list)), key=lambda g: -(candidates[g][1][0] if candidates[g][1] else -1e9))
-    width = max(beam, n)
+    return list(groups.values())
+
+
+def tone_position(upper: str) -> int | None:
+    """The position whose tone the tone rule constrains: the last non-punctuation character."""
+    return next((i for i in range(len(upper) - 1, -1, -1) if not is_punctuation(upper[i])), None)
+
+
+def constrained_decode(upper: str, upper_ids: list[int], log_probs: np.ndarray, vocab: list[str],
+                       banned: np.ndarray, n: int = 1, level_tone: np.ndarray | None = None) -> list[tuple[str, float]]:
+    """The n best lower lines under the rules, with their summed log-probabilities, best first.
+
+    ``log_probs``: (T, V); ``banned``: ids never emitted (padding, unknown, punctuation);
+    ``level_tone``: a boolean mask over the vocabulary for the last character, or None.
+    """
+    groups = character_groups(upper)
+    last = tone_position(upper)
+    scores = np.stack([log_probs[positions].sum(0) for positions in groups])  # (G, V)
+    scores[:, banned] = -np.inf
+    scores[np.arange(len(groups)), [upper_ids[positions[0]] for positions in groups]] = -np.inf
+    if level_tone is not None:
+        scores[np.ix_([g for g, positions in enumerate(groups) if last in positions], ~level_tone)] = -np.inf
+    candidates = top_candidates(scores, candidates_needed(n, len(groups)))
+    return [(assemble(upper, groups, tokens, vocab), total) for total, tokens in best_assignments(candidates, n)]
+
+
+def top_candidates(scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per row of (G, V) scores, the k best ids and their scores, best first."""
+    k = min(k, scores.shape[1])
+    rows = np.arange(len(scores))
+    if k <= 16:  # a few argmax passes cost less than one partition of the vocabulary
+        work = scores.copy()
+        best = np.empty((len(scores), k), dtype=np.int64)
+        for j in range(k):
+            best[:, j] = work.argmax(1)
+            work[rows, best[:, j]] = -np.inf
+    else:
+        best = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (G, k), unordered
+        order = np.argsort(-np.take_along_axis(scores, best, 1), axis=1, kind="stable")
+        best = np.take_along_axis(best, order, 1)
+    return list(zip(best, np.take_along_axis(scores, best, 1)))
+
+
+def candidates_needed(n: int, groups: int) -> int:
+    """How many best characters per group make the n best assignments exact: in any of them, a
+    group's character is beaten by at most n - 1 free alternatives and the other groups' characters."""
+    return n + groups - 1
+
+
+def best_assignments(candidates: list[tuple[np.ndarray, np.ndarray]], n: int = 1,
+                     max_expansions: int = 100_000) -> list[tuple[float, list[int]]]:
+    """The n best ways to give each group a distinct character, best first, exactly.
+
+    ``candidates``: per group, ids and their scores, best first (-inf: not allowed). Best-first
+    search over groups in a fixed order; the bound of a partial assignment
+    is its score plus every remaining group's best score, which never underestimates, so complete
+    assignments come off the queue best first. A popped node pushes only its best free child and
+    its next free sibling, so a line whose groups' best characters differ costs one pop per group.
+    """
+    lists = []
+    for ids, scores in candidates:
+        finite = np.isfinite(scores)
+        lists.append((ids[finite].tolist(), scores[finite].tolist()))
+    if any(not ids for ids, _ in lists):
+        return []
+    # groups whose best characters clash go first, so the bound pays for the clash at once and stays
+    # tight below; then the most confident
+    firsts = [ids[0] for ids, _ in lists]
+    order = sorted(range(len(lists)), key=lambda g: (firsts.count(firsts[g]) == 1, -lists[g][1][0]))
+    ids_in_order = [lists[g][0] for g in order]
+    scores_in_order = [lists[g][1] for g in order]
+    rest = [0.0] * (len(order) + 1)  # rest[d]: sum of the best scores of groups d, d+1, ...
+    for d in range(len(order) - 1, -1, -1):
+        rest[d] = rest[d + 1] + scores_in_order[d][0]
+
+    def next_free(depth: int, start: int, chosen: tuple[int, ...]) -> int:
+        ids = ids_in_order[depth]
+        while start < len(ids) and ids[start] in chosen:
+            start += 1
+        return start
+
+    # node: (-bound, tie-breaker, score, chosen ids, index of the last choice in its group's list)
+    queue = [(-rest[0], 0, 0.0, (), -1)]
+    found: list[tuple[float, list[int]]] = []
+    pushed = 1
+    while queue and len(found) < n and pushed < max_expansions:
+        _, _, score, chosen, index = heapq.heappop(queue)
+        depth = len(chosen)
+        if depth == len(order):
+            result = [0] * len(order)
+            for d, token in enumerate(chosen):
+                result[order[d]] = token
+            found.append((score, result))
+        else:  # the best free child
+            child = next_free(depth, 0, chosen)
+            if child < len(ids_in_order[depth]):
+                new_score = score + scores_in_order[depth][child]
+                heapq.heappush(queue, (-(new_score + rest[depth + 1]), pushed, new_score,
+                                       chosen + (ids_in_order[depth][child],), child))
+                pushed += 1
+        if depth:  # the next free sibling: same parent, the next character for the last group
+            parent = chosen[:-1]
+            sibling = next_free(depth - 1, index + 1, parent)
+            if sibling < len(ids_in_order[depth - 1]):
+                new_score = score - scores_in_order[depth - 1][index] + scores_in_order[depth - 1][sibling]
+                heapq.heappush(queue, (-(new_score + rest[depth]), pushed, new_score,
+                                       parent + (ids_in_order[depth - 1][sibling],), sibling))
+                pushed += 1
+    return found
+
+
+def assemble(upper: str, groups: list[list[int]], tokens: list[int], vocab: list[str]) -> str:
+    """The lower line: each group's token at the group's positions, punctuation copied."""
+    lower = list(upper)
+    for positions, token in zip(groups, tokens):
+        for position in positions:
+            lower[position] = vocab[token]
+    return "".join(lower)
+
+
+def _beam(order: list[int], candidates, width: int) -> list[tuple[float, tuple[int, ...]]]:
     states: list[tuple[float, tuple[int, ...]]] = [(0.0, ())]  # (score, chosen id per group in `order`)
     for g in order:
         ids, scores = candidates[g]
+        finite = np.isfinite(scores)
+        ids, scores = ids[finite].tolist(), scores[finite].tolist()
         grown = []
         for total, chosen in states:
             used = set(chosen)
@@ -73,14 +174,7 @@ def constrained_decode(upper: str, upper_ids: list[int], log_probs: np.ndarray, 
         states = heapq.nlargest(width, grown, key=lambda s: s[0])
         if not states:
             return []
-    results = []
-    for total, chosen in states[:n]:
-        lower = list(upper)  # punctuation stays where it is
-        for g, token in zip(order, chosen):
-            for position in group_list[g][1]:
-                lower[position] = vocab[token]
-        results.append(("".join(lower), float(total)))
-    return results
+    return states
 
 
 def rule_violations(upper: str, lower: str) -> list[str]:

@@ -8,38 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..errors import InputError
 from ..nn import GatedResidualStack
-
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-VOCAB_FILE = "vocab.txt"
-PAD, UNK = "[PAD]", "[UNK]"
-
-
-@dataclass
-class CoupletConfig:
-    vocab_size: int = 0
-    embedding_dim: int = 128  # as the post; also the channel width of every convolution
-    dilations: tuple[int, ...] = (1, 1, 1, 1, 1, 1)  # six plain convolutions, as the post's code
-    kernel_size: int = 3
-    dropout: float = 0.25  # after the embedding, as the post
-    max_length: int = 64  # longest line the model accepts (the data's longest is 34)
-    model_type: str = field(default="zhnlp-couplet-cnn")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "CoupletConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "dilations" in known:
-            known["dilations"] = tuple(known["dilations"])
-        return cls(**known)
-
+from .folder import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, CoupletConfig, read_folder
 
 class CoupletModel(nn.Module):
     def __init__(self, config: CoupletConfig):
@@ -50,11 +26,15 @@ class CoupletModel(nn.Module):
         self.encoder = GatedResidualStack(config.embedding_dim, config.dilations, config.kernel_size)
         self.output = nn.Linear(config.embedding_dim, config.vocab_size)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None):
-        # input_ids: (B, T), 0 = padding; labels: (B, T), -100 where not scored
+    def encode(self, input_ids: torch.Tensor) -> torch.Tensor:
+        # input_ids: (B, T), 0 = padding
         mask = input_ids != 0  # (B, T)
         x = self.dropout(self.embedding(input_ids))  # (B, T, C)
-        logits = self.output(self.encoder(x, mask))  # (B, T, V)
+        return self.encoder(x, mask)  # (B, T, C)
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None):
+        # labels: (B, T), -100 where not scored
+        logits = self.output(self.encode(input_ids))  # (B, T, V)
         if labels is None:
             return logits
         loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
@@ -64,12 +44,15 @@ class CoupletModel(nn.Module):
         return self.embedding
 
     # ------------------------------------------------------------------ folders
-    def save_pretrained(self, directory: str | os.PathLike, vocab: list[str]) -> Path:
+    def save_pretrained(self, directory: str | os.PathLike, vocab: list[str],
+                        dtype: torch.dtype = torch.float16) -> Path:
+        """config.json, model.safetensors (half precision by default: half the size, the same
+        answers; training checkpoints keep full precision) and vocab.txt, in ``directory``."""
         from safetensors.torch import save_file
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
         tmp = directory / f".{WEIGHTS_FILE}.tmp"
         save_file(state, str(tmp))
         os.replace(tmp, directory / WEIGHTS_FILE)
@@ -81,17 +64,7 @@ class CoupletModel(nn.Module):
     def from_pretrained(cls, directory: str | os.PathLike) -> tuple["CoupletModel", list[str]]:
         from safetensors.torch import load_file
 
-        directory = Path(directory)
-        missing = [n for n in (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE) if not (directory / n).is_file()]
-        if missing:
-            raise InputError(f"couplet model folder {directory} lacks {', '.join(missing)}",
-                             "train one: zhnlp train couplet --data ../shared/data/couplet -o DIR")
-        try:
-            config = CoupletConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise InputError(f"{directory / CONFIG_FILE}: not a couplet model config ({exc})",
-                             "give a folder written by zhnlp train couplet") from None
-        vocab = (directory / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[:config.vocab_size]
+        config, vocab = read_folder(directory)
         model = cls(config)
-        model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
+        model.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))  # cast to the model's float32
         return model.eval(), vocab

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from .data import CoupletBatches, build_vocab, encode, read_pairs
-from .model import UNK, CoupletConfig, CoupletModel
+from .folder import UNK, CoupletConfig
 
 
 def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
@@ -42,6 +42,7 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
 
     from ..training import Trainer, TrainerConfig, seed_everything
     from ..training.trainer import CHECKPOINT_DIR
+    from .model import CoupletModel
 
     output_dir = Path(output_dir)
     if restart:
@@ -80,7 +81,7 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
     return {"output": str(output_dir), "steps": result.step, "epochs": result.step / len(batches),
             "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1),
             "examples_per_second": round(batches.batch_size * (result.step - result.resumed_from) /
-                                         max(result.seconds, 1e-9), 1),
+                                         max(result.training_seconds, 1e-9), 1),
             "best_dev_char_accuracy": trainer.best, "device": trainer.setup.description,
             "skipped_long_pairs": batches.skipped, "parameters": sum(p.numel() for p in model.parameters())}
 
@@ -101,12 +102,12 @@ def score_lines(uppers: list[str], predictions: list[str], references: list[str]
 
 
 def evaluate_couplet(model_dir: str | os.PathLike | None, data_dir: str | os.PathLike, split: str = "dev",
-                     device: str = "auto", tone: bool = False) -> dict:
-    """Plain argmax and constrained decoding on a split, side by side."""
+                     device: str = "auto", tone: bool = False, limit: int | None = None) -> dict:
+    """Plain argmax and constrained decoding on a split (its first ``limit`` pairs), side by side."""
     from .couplet import Couplet
 
     bot = Couplet.from_pretrained(model_dir, device=device)
-    pairs = [(u, w) for u, w in read_pairs(data_dir, split) if len(u) <= bot.max_length]
+    pairs = [(u, w) for u, w in read_pairs(data_dir, split)[:limit] if len(u) <= bot.max_length]
     if not pairs:
         raise InputError(f"no pairs in {data_dir}/{split}", "check the data folder")
     uppers, references = [u for u, _ in pairs], [w for _, w in pairs]
@@ -116,7 +117,7 @@ def evaluate_couplet(model_dir: str | os.PathLike | None, data_dir: str | os.Pat
             "constrained": score_lines(uppers, constrained, references), "n": len(pairs)}
 
 
-def counting_baseline(data_dir: str | os.PathLike, split: str = "dev") -> list[str]:
+def counting_baseline(data_dir: str | os.PathLike, split: str = "dev", limit: int | None = None) -> list[str]:
     """The calibration table of issue 5: for each upper character with two characters of context on
     each side, the most frequent lower character in train (backing off to narrower contexts), decoded
     under the same rules. Used by the benchmark only."""
@@ -135,7 +136,7 @@ def counting_baseline(data_dir: str | os.PathLike, split: str = "dev") -> list[s
                 table[padded[i + 2 - width:i + 3 + width]][target] += 1
     banned = np.array([i for i, c in enumerate(vocab) if i < 2 or is_punctuation(c)], dtype=np.int64)
     out = []
-    for up, _ in read_pairs(data_dir, split):
+    for up, _ in read_pairs(data_dir, split)[:limit]:
         padded = "^^" + up + "$$"
         scores = np.full((len(up), len(vocab)), -30.0)
         for i in range(len(up)):

@@ -9,6 +9,7 @@ moment leaves the last complete checkpoint. Running the same command again resum
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -60,6 +61,31 @@ class TrainResult:
     tokens: int
     last_loss: float | None
     evaluations: list[dict] = field(default_factory=list)
+    evaluation_seconds: float = 0.0  # part of `seconds` spent evaluating and exporting
+
+    @property
+    def training_seconds(self) -> float:
+        return self.seconds - self.evaluation_seconds
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While training, SIGTERM (kill, a job scheduler) ends it like Ctrl-C: checkpoint saved."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _log(message: str) -> None:
@@ -97,6 +123,7 @@ class Trainer:
         self.step = 0
         self.tokens = 0
         self.evaluations: list[dict] = []
+        self.evaluation_seconds = 0.0
         self.data_state: dict = {}  # the data position after the last trained batch
         self.best: float | None = None  # best value of config.metric so far
         self.evaluations_since_best = 0
@@ -168,6 +195,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def train(self, batches: ResumableBatches, evaluate: Callable[[object], dict] | None = None) -> TrainResult:
+        """Train to ``max_steps`` (or an early stop), resuming from the checkpoint when there is one.
+        Ctrl-C or SIGTERM saves a checkpoint and re-raises KeyboardInterrupt."""
+        with _terminate_as_interrupt():
+            return self._train(batches, evaluate)
+
+    def _train(self, batches: ResumableBatches, evaluate: Callable[[object], dict] | None) -> TrainResult:
         import torch
 
         config = self.config
@@ -242,7 +275,7 @@ class Trainer:
                 self.log(f"interrupted at step {self.step}; checkpoint saved, run the same command to resume")
             raise
         return TrainResult(self.step, self.stopped_early, start_step, time.perf_counter() - start, self.tokens,
-                           last_loss, self.evaluations)
+                           last_loss, self.evaluations, self.evaluation_seconds)
 
     def _fgm_step(self, batch: dict) -> None:
         """FGM (对抗训练浅谈, kexue.fm/archives/7234): move the embedding matrix by epsilon along its
@@ -267,6 +300,7 @@ class Trainer:
         training should stop early."""
         import torch
 
+        started = time.perf_counter()
         self.model.eval()
         with torch.no_grad(), self.setup.autocast():
             result = {"step": self.step, **evaluate(self.model)}
@@ -285,4 +319,5 @@ class Trainer:
         shown = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) and not math.isnan(v) else f"{k} {v}"
                           for k, v in result.items())
         self.log(f"evaluation: {shown}")
+        self.evaluation_seconds += time.perf_counter() - started
         return bool(metric and self.config.patience and self.evaluations_since_best >= self.config.patience)

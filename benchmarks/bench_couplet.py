@@ -1,0 +1,165 @@
+"""Benchmark of the couplet model: dev quality against the counting table, decoding speed against
+the published decoder, a cold `zhnlp couplet` call, and training examples/s.
+
+    python benchmarks/bench_couplet.py                 # the shipped model (data/models/couplet), about 3 min
+    python benchmarks/bench_couplet.py --model DIR     # another model folder
+    python benchmarks/bench_couplet.py --quick         # 1,000 dev lines, no training run (about 1 min)
+
+Quality, on ../shared/data/couplet/dev (BLEU: sacrebleu, tokenize='zh', 0-100; char accuracy: share of
+positions equal to the reference; rule violations: lines breaking a couplet rule):
+- argmax: the post's decoder (the upper character at the same position forbidden, even punctuation);
+- constrained: zhnlp's decoder under the rules;
+- counting table: for each upper character with two characters of context on each side, the most
+  frequent lower character in train (backing off to one, then none), decoded under the same rules
+  (the calibration of issue 5: BLEU 9.35).
+Speed (best of 3, whole dev set, the machine is shared and noisy):
+- zhnlp batch: ``Couplet(lines)``, the best line under the rules per upper line;
+- zhnlp scored: ``Couplet.answer(lines)``, the same with normalised log-probabilities;
+- published decoder: the post's way, as reimplemented: batches of 256 lines padded to their longest,
+  a full softmax, then per line the argmax with the upper character forbidden (same model);
+- cold CLI: a fresh `zhnlp couplet "春回大地千山秀"` process (start, model load, answer), best of 3,
+  beside a bare `python -c "import torch"`.
+Training: examples/s of `train_couplet` on this CPU over 300 steps at batch 64 (the default).
+Targets (issue 5): constrained 0% violations, BLEU >= 12, char accuracy clearly above the counting
+table; >= 10,000 lines/s in batch; cold call < 1.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import DATA, RESULTS, best_time
+
+COUPLET = DATA / "couplet"
+
+
+def quality(model, lines: int | None) -> list[dict]:
+    from zhnlp.couplet import evaluate_couplet, score_lines
+    from zhnlp.couplet.data import read_pairs
+    from zhnlp.couplet.train import counting_baseline
+
+    scores = evaluate_couplet(model, COUPLET, device="cpu", limit=lines)
+    pairs = read_pairs(COUPLET, "dev")[:lines]
+    table = counting_baseline(COUPLET, limit=lines)
+    counting = score_lines([u for u, _ in pairs], table, [w for _, w in pairs])
+    return [{"decoder": "argmax (post)", **scores["argmax"]}, {"decoder": "constrained", **scores["constrained"]},
+            {"decoder": "counting table", **counting}]
+
+
+def published_decoder(bot, uppers: list[str], batch_size: int = 256) -> list[str]:
+    """The post's decoding, reimplemented: padded batches, full softmax, per-line argmax in numpy."""
+    import numpy as np
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(uppers), batch_size):
+            chunk = uppers[start:start + batch_size]
+            width = max(map(len, chunk))
+            ids = [[bot.index.get(c, 1) for c in u] + [0] * (width - len(u)) for u in chunk]
+            probs = torch.softmax(bot.model(torch.tensor(ids)), -1).numpy()  # (B, T, V)
+            for row, upper in zip(probs, chunk):
+                row = row[:len(upper)].copy()
+                row[np.arange(len(upper)), ids[len(out) - start][:len(upper)]] = 0
+                out.append("".join(bot.vocab[i] for i in row[:, 2:].argmax(-1) + 2))
+    return out
+
+
+def speed(model, lines: int | None) -> list[dict]:
+    from zhnlp.couplet import Couplet
+    from zhnlp.couplet.data import read_pairs
+
+    bot = Couplet.from_pretrained(model, device="cpu")
+    uppers = [u for u, _ in read_pairs(COUPLET, "dev")][:lines]
+    bot(uppers[:256])  # warm-up
+    rows = []
+    for name, run in (("zhnlp batch (constrained)", lambda: bot(uppers)),
+                      ("zhnlp scored (constrained)", lambda: bot.answer(uppers)),
+                      ("zhnlp batch (argmax)", lambda: bot(uppers, constrained=False)),
+                      ("published decoder (argmax)", lambda: published_decoder(bot, uppers))):
+        seconds, _ = best_time(run)
+        rows.append({"side": name, "lines": len(uppers), "seconds": round(seconds, 3),
+                     "lines_per_second": round(len(uppers) / seconds)})
+    reference = rows[-1]["lines_per_second"]
+    for row in rows:
+        row["vs_published"] = round(row["lines_per_second"] / reference, 2)
+    return rows
+
+
+def cold_start(model) -> dict:
+    command = [sys.executable, "-m", "zhnlp.cli.main", "couplet", "春回大地千山秀", "--device", "cpu"]
+    if model:
+        command += ["--model", str(model)]
+
+    def run(cmd):
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+    seconds, answer = best_time(lambda: run(command))
+    bare, _ = best_time(lambda: run([sys.executable, "-c", "import torch"]))
+    return {"cold_call_seconds": round(seconds, 3), "import_torch_seconds": round(bare, 3), "answer": answer}
+
+
+def training_speed(steps: int = 300) -> dict:
+    from zhnlp.couplet import CoupletConfig, train_couplet
+    from zhnlp.training import TrainerConfig
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = TrainerConfig(max_steps=steps, lr=2e-3, warmup_steps=50, device="cpu", save_every=10**9)
+        summary = train_couplet(COUPLET, Path(folder) / "m", CoupletConfig(), config, batch_size=64,
+                                show_progress=False)
+    return {"device": summary["device"], "steps": steps, "examples_per_second": summary["examples_per_second"]}
+
+
+def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="model folder (default: the shipped one)")
+    parser.add_argument("--quick", action="store_true", help="1,000 dev lines, no training run")
+    args = parser.parse_args()
+    if not COUPLET.is_dir():
+        raise SystemExit(f"needs the shared data at {COUPLET}")
+    import torch
+
+    lines = 1000 if args.quick else None
+    results = {"threads": torch.get_num_threads(), "quality": quality(args.model, lines),
+               "speed": speed(args.model, lines), "cold": cold_start(args.model)}
+    if not args.quick:
+        results["training"] = training_speed()
+    quality_rows = [[r["decoder"], f"{r['bleu']:.2f}", f"{r['char_accuracy']:.4f}", f"{r['exact_match']:.4f}",
+                     f"{r['rule_violation_rate']:.2%}"] for r in results["quality"]]
+    print_table(f"Couplets on dev ({'1,000 lines' if args.quick else 'all 3,917 lines'})",
+                ["decoder", "BLEU", "char accuracy", "exact match", "rule violations"], quality_rows)
+    speed_rows = [[r["side"], f"{r['lines']:,}", f"{r['seconds']:.3f}", f"{r['lines_per_second']:,}",
+                   f"{r['vs_published']:.2f}x"] for r in results["speed"]]
+    print_table(f"Decoding speed on this CPU ({results['threads']} threads)",
+                ["side", "lines", "seconds", "lines/s", "vs published"], speed_rows)
+    cold = results["cold"]
+    print(f"cold `zhnlp couplet \"春回大地千山秀\"`: {cold['cold_call_seconds']:.2f} s "
+          f"(python -c 'import torch' alone: {cold['import_torch_seconds']:.2f} s) -> {cold['answer']}")
+    if "training" in results:
+        t = results["training"]
+        print(f"training: {t['examples_per_second']:,.0f} examples/s on {t['device']}, batch 64, {t['steps']} steps")
+    print("targets: constrained 0% violations, BLEU >= 12, char accuracy above the counting table; "
+          ">= 10,000 lines/s in batch; cold call < 1.5 s")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"couplet{'_quick' if args.quick else ''}.json").write_text(json.dumps(results, indent=1,
+                                                                                      ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

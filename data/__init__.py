@@ -1,0 +1,1 @@
+"""Files zhnlp makes and ships: the default models in models/ (installed as zhnlp.data)."""
