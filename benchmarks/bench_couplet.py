@@ -13,8 +13,9 @@ positions equal to the reference; rule violations: lines breaking a couplet rule
   frequent lower character in train (backing off to one, then none), decoded under the same rules
   (the calibration of issue 5: BLEU 9.35).
 Speed (best of 3, whole dev set, the machine is shared and noisy):
-- zhnlp batch: ``Couplet(lines)``, the best line under the rules per upper line;
+- zhnlp batch: ``Couplet(lines)``, the best line under the rules per upper line (numpy on the CPU);
 - zhnlp scored: ``Couplet.answer(lines)``, the same with normalised log-probabilities;
+- zhnlp batch, PyTorch path: the same decoding with the model run by PyTorch on the CPU;
 - published decoder: the post's way, as reimplemented: batches of 256 lines padded to their longest,
   a full softmax, then per line the argmax with the upper character forbidden (same model);
 - cold CLI: a fresh `zhnlp couplet "春回大地千山秀"` process (start, model load, answer), best of 3,
@@ -50,37 +51,41 @@ def quality(model, lines: int | None) -> list[dict]:
             {"decoder": "counting table", **counting}]
 
 
-def published_decoder(bot, uppers: list[str], batch_size: int = 256) -> list[str]:
+def published_decoder(model, vocab: list[str], uppers: list[str], batch_size: int = 256) -> list[str]:
     """The post's decoding, reimplemented: padded batches, full softmax, per-line argmax in numpy."""
     import numpy as np
     import torch
 
+    index = {c: i for i, c in enumerate(vocab)}
     out = []
     with torch.inference_mode():
         for start in range(0, len(uppers), batch_size):
             chunk = uppers[start:start + batch_size]
             width = max(map(len, chunk))
-            ids = [[bot.index.get(c, 1) for c in u] + [0] * (width - len(u)) for u in chunk]
-            probs = torch.softmax(bot.model(torch.tensor(ids)), -1).numpy()  # (B, T, V)
-            for row, upper in zip(probs, chunk):
+            ids = [[index.get(c, 1) for c in u] + [0] * (width - len(u)) for u in chunk]
+            probs = torch.softmax(model(torch.tensor(ids)), -1).numpy()  # (B, T, V)
+            for row, upper, row_ids in zip(probs, chunk, ids):
                 row = row[:len(upper)].copy()
-                row[np.arange(len(upper)), ids[len(out) - start][:len(upper)]] = 0
-                out.append("".join(bot.vocab[i] for i in row[:, 2:].argmax(-1) + 2))
+                row[np.arange(len(upper)), row_ids[:len(upper)]] = 0
+                out.append("".join(vocab[i] for i in row[:, 2:].argmax(-1) + 2))
     return out
 
 
-def speed(model, lines: int | None) -> list[dict]:
-    from zhnlp.couplet import Couplet
+def speed(model_dir, lines: int | None) -> list[dict]:
+    from zhnlp.couplet import Couplet, CoupletModel, default_model_dir
     from zhnlp.couplet.data import read_pairs
 
-    bot = Couplet.from_pretrained(model, device="cpu")
+    bot = Couplet.from_pretrained(model_dir, device="cpu")  # numpy
+    torch_model, vocab = CoupletModel.from_pretrained(model_dir or default_model_dir())
+    on_torch = Couplet(torch_model, vocab, "cpu")
     uppers = [u for u, _ in read_pairs(COUPLET, "dev")][:lines]
     bot(uppers[:256])  # warm-up
     rows = []
     for name, run in (("zhnlp batch (constrained)", lambda: bot(uppers)),
-                      ("zhnlp scored (constrained)", lambda: bot.answer(uppers)),
+                      ("zhnlp scored (constrained, -n/--json)", lambda: bot.answer(uppers)),
                       ("zhnlp batch (argmax)", lambda: bot(uppers, constrained=False)),
-                      ("published decoder (argmax)", lambda: published_decoder(bot, uppers))):
+                      ("zhnlp batch, PyTorch path (constrained)", lambda: on_torch(uppers)),
+                      ("published decoder (argmax)", lambda: published_decoder(torch_model, vocab, uppers))):
         seconds, _ = best_time(run)
         rows.append({"side": name, "lines": len(uppers), "seconds": round(seconds, 3),
                      "lines_per_second": round(len(uppers) / seconds)})

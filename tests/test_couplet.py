@@ -14,6 +14,8 @@ torch = pytest.importorskip("torch")
 from zhnlp.couplet import CoupletConfig, CoupletModel, constrained_decode, rule_violations  # noqa: E402
 from zhnlp.couplet.decode import plain_decode  # noqa: E402
 
+from .conftest import SHARED_DATA, requires_data  # noqa: E402
+
 VOCAB = ["[PAD]", "[UNK]", "，", "。", *"天地山水风云日月春秋花鸟红绿"]
 INDEX = {c: i for i, c in enumerate(VOCAB)}
 BANNED = np.array([0, 1, 2, 3])
@@ -277,3 +279,29 @@ def test_couplet_cli_on_the_cpu_never_imports_torch(tmp_path):
             "assert r.exit_code == 0 and len(r.stdout.strip()) == 4, r.output; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_shipped_model_answers_with_no_flags_and_keeps_the_rules():
+    from zhnlp.couplet import default_model_dir
+
+    folder = default_model_dir()
+    assert (folder / "model.safetensors").is_file(), f"no shipped couplet model in {folder}"
+    assert (folder / "model.safetensors").stat().st_size < 6_000_000  # "a few MB"
+    result = _cli("couplet", "春回大地千山秀")
+    assert result.exit_code == 0, result.output
+    lower = result.stdout.strip()
+    assert len(lower) == 7 and rule_violations("春回大地千山秀", lower) == []
+    result = _cli("couplet", "海阔凭鱼跃，天高任鸟飞。", "-n", 3, "--json")
+    answer = json.loads(result.stdout)
+    assert len(answer["candidates"]) == 3
+    for candidate in answer["candidates"]:
+        assert rule_violations("海阔凭鱼跃，天高任鸟飞。", candidate["lower"]) == []
+
+
+@requires_data
+def test_the_shipped_model_on_dev_keeps_every_rule():
+    from zhnlp.couplet import evaluate_couplet
+
+    scores = evaluate_couplet(None, SHARED_DATA / "couplet", device="cpu", limit=400)
+    assert scores["n"] == 400 and scores["constrained"]["rule_violation_rate"] == 0
+    assert scores["constrained"]["char_accuracy"] > scores["argmax"]["char_accuracy"]
