@@ -77,6 +77,8 @@ def train_couplet_command(
     epsilon: Annotated[float, typer.Option("--epsilon", help="FGM step size.")] = 0.5,
     device: DeviceOpt = "auto",
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    both_directions: Annotated[bool, typer.Option("--both-directions", help="Also train on each pair reversed "
+                                                  "(lower line in, upper line out): twice the pairs.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")] = False,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
@@ -100,7 +102,8 @@ def train_couplet_command(
                                    max_steps=0)
     summary = train_couplet(data, output, CoupletConfig(embedding_dim=width, dropout=dropout,
                                                      dilations=dilation_tuple), trainer_config,
-                            batch_size=batch_size, epochs=epochs, restart=restart, force=force, show_progress=not quiet)
+                            batch_size=batch_size, epochs=epochs, restart=restart, force=force, show_progress=not quiet,
+                            both_directions=both_directions)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

@@ -165,7 +165,7 @@ def _write_data(folder, pairs):
     return folder
 
 
-def _train(data, out, steps, **overrides):
+def _train(data, out, steps, both_directions=False, **overrides):
     from zhnlp.couplet import train_couplet
     from zhnlp.training import TrainerConfig
 
@@ -173,7 +173,17 @@ def _train(data, out, steps, **overrides):
                 "metric": "char_accuracy", "patience": 0, **overrides}
     config = TrainerConfig(**settings)
     return train_couplet(data, out, CoupletConfig(embedding_dim=32, dilations=(1, 2)), config, batch_size=16,
-                         show_progress=False)
+                         show_progress=False, both_directions=both_directions)
+
+
+def test_both_directions_teaches_the_reverse_mapping_too(tmp_path):
+    from zhnlp.couplet import Couplet
+
+    data = _write_data(tmp_path / "data", _mapping_pairs())
+    _train(data, tmp_path / "one", 120)
+    _train(data, tmp_path / "both", 120, both_directions=True)
+    assert Couplet.from_pretrained(tmp_path / "both", device="cpu")("地水云") == "天山风"
+    assert Couplet.from_pretrained(tmp_path / "one", device="cpu")("地水云") != "天山风"
 
 
 def test_tiny_model_learns_a_mapping_and_round_trips(tmp_path):

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .decode import (assemble, best_assignments, candidates_needed, character_groups, is_punctuation, tone_position,
-                     top_candidates)
+from .decode import (assemble, best_assignments, candidates_needed, character_groups, is_punctuation, plain_decode,
+                     tone_position, top_candidates)
 from .folder import PAD, UNK
 from .numpy_model import NumpyCouplet
 
@@ -159,11 +159,9 @@ class Couplet:
     def _decode_plain(self, ids: np.ndarray) -> list[list[tuple[str, float]]]:
         """The post's decoder: argmax per position, never the upper character there."""
         logits = self.network.logits(self.network.encode(ids))  # (B, T, V)
-        normaliser = _logsumexp(logits)  # (B, T)
-        logits[..., [self.index[PAD], self.index[UNK]]] = -np.inf
-        np.put_along_axis(logits, ids[..., None], -np.inf, axis=-1)
-        best_ids = logits.argmax(-1)  # (B, T)
-        totals = (np.take_along_axis(logits, best_ids[..., None], -1)[..., 0] - normaliser).sum(-1)
+        log_probs = logits - _logsumexp(logits)[..., None]
+        best_ids = plain_decode(ids, log_probs, [self.index[PAD], self.index[UNK]])  # (B, T)
+        totals = np.take_along_axis(log_probs, best_ids[..., None], -1)[..., 0].sum(-1)
         return [[("".join(self.vocab[t] for t in row), float(total))] for row, total in zip(best_ids.tolist(), totals)]
 
     def _decode_constrained(self, lines: list[str], ids: np.ndarray, n: int, tone: bool,

@@ -24,12 +24,13 @@ def is_punctuation(char: str) -> bool:
     return unicodedata.category(char)[0] in "PS" or char.isspace()
 
 
-def plain_decode(upper_ids: list[int], log_probs: np.ndarray, banned: np.ndarray) -> list[int]:
-    """Argmax per position, never the upper character there nor a ``banned`` id (e.g. [PAD], [UNK])."""
-    scores = log_probs.copy()  # (T, V)
-    scores[:, banned] = -np.inf
-    scores[np.arange(len(upper_ids)), upper_ids] = -np.inf
-    return scores.argmax(-1).tolist()
+def plain_decode(upper_ids, log_probs: np.ndarray, banned) -> np.ndarray:
+    """Argmax per position, never the upper character there nor a ``banned`` id (e.g. [PAD], [UNK]).
+    ``upper_ids``: (T,) or a batch (B, T); ``log_probs``: (T, V) or (B, T, V)."""
+    scores = log_probs.copy()
+    scores[..., banned] = -np.inf
+    np.put_along_axis(scores, np.asarray(upper_ids)[..., None], -np.inf, axis=-1)
+    return scores.argmax(-1)
 
 
 def character_groups(upper: str) -> list[list[int]]:

@@ -36,8 +36,10 @@ def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
 
 def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, config: CoupletConfig | None = None,
                   trainer_config=None, batch_size: int = 64, epochs: int = 20, restart: bool = False,
-                  force: bool = False, show_progress: bool = True) -> dict:
-    """Train a couplet model on ``data_dir`` (train/ and dev/); resumable in ``output_dir``."""
+                  force: bool = False, show_progress: bool = True, both_directions: bool = False) -> dict:
+    """Train a couplet model on ``data_dir`` (train/ and dev/); resumable in ``output_dir``.
+    ``both_directions``: also learn each pair reversed (lower line in, upper line out), twice the
+    pairs; the correspondence of characters goes both ways."""
     import shutil
 
     from ..training import Trainer, TrainerConfig, seed_everything
@@ -52,6 +54,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
         raise OutputError(f"output folder {output_dir} is not empty and holds no checkpoint to resume",
                           "choose a new -o folder, or add --force to train into it")
     train_pairs, dev_pairs = read_pairs(data_dir, "train"), read_pairs(data_dir, "dev")
+    if both_directions:
+        train_pairs += [(lower, upper) for upper, lower in train_pairs]
     config = config or CoupletConfig()
     trainer_config = trainer_config or TrainerConfig(max_steps=0, lr=2e-3, warmup_steps=200, metric="char_accuracy",
                                                      patience=3)
