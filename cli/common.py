@@ -79,14 +79,14 @@ def text_lines(text: str, encoding: str, verb: str) -> Iterator[str]:
     from zhnlp.errors import InputError
     from zhnlp.textio import iter_lines, resolve_sources
 
-    if text == "-" or _is_file(text):
+    if text == "-" or looks_like_file(text):
         return iter_lines(resolve_sources(text), encoding)
     if text.endswith((".txt", ".tsv")) or "/" in text:
         raise InputError(f"no such file: {text}", f"check the path, or quote a sentence to {verb} it")
     return iter([text])
 
 
-def _is_file(text: str) -> bool:
+def looks_like_file(text: str) -> bool:
     try:
         return Path(text).is_file()
     except (OSError, ValueError):  # a long sentence is no file name ("File name too long")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import EncodingOpt, ForceOpt, QuietOpt, handle_errors, text_lines
+from .common import EncodingOpt, ForceOpt, QuietOpt, looks_like_file, handle_errors, text_lines
 
 train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evaluate couplet ...", no_args_is_help=True)
@@ -40,8 +40,16 @@ def couplet(
     """
     from zhnlp.couplet import Couplet
 
+    from zhnlp.errors import InputError
+
     bot = Couplet.from_pretrained(model, device=device)
-    answers = bot.answer(list(text_lines(upper, encoding, "answer")), n=n, constrained=not plain, tone=tone)
+    lines = list(text_lines(upper, encoding, "answer"))
+    try:
+        answers = bot.answer(lines, n=n, constrained=not plain, tone=tone)
+    except InputError as error:
+        if upper == "-" or looks_like_file(upper):  # name where the bad line came from
+            raise InputError(f"{'stdin' if upper == '-' else upper}, {error.message}", error.hint) from None
+        raise
     for answer in answers:
         if json_output:
             typer.echo(json.dumps({"upper": answer.upper, "candidates": [{"lower": text, "score": round(score, 4)}

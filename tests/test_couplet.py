@@ -271,6 +271,9 @@ def test_couplet_cli_batch_mode_json_and_bad_inputs(tmp_path):
     for bad, message in (("abc", "no Chinese"), ("天" * 100, "at most"), (" ", "empty")):
         result = _cli("couplet", bad, "--model", tmp_path / "model", "--device", "cpu")
         assert result.exit_code == 1 and message in result.stderr, (bad, result.output)
+    lines.write_text("天山\n\n风日春\n", encoding="utf-8")
+    result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu")
+    assert result.exit_code == 1 and f"{lines}, line 2: empty upper line" in result.stderr, result.output
     result = _cli("couplet", "天地", "--model", tmp_path / "missing")
     assert result.exit_code == 1 and "zhnlp train couplet" in result.stderr
     result = _cli("evaluate", "couplet", "--data", data, "--model", tmp_path / "model", "--json", "--device", "cpu")
