@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import EncodingOpt, ForceOpt, QuietOpt, looks_like_file, handle_errors, text_lines
+from .common import EncodingOpt, ForceOpt, QuietOpt, handle_errors, looks_like_file, text_lines
 
 train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evaluate couplet ...", no_args_is_help=True)
