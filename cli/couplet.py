@@ -39,7 +39,6 @@ def couplet(
         zhnlp couplet "春回大地千山秀" -n 3
     """
     from zhnlp.couplet import Couplet
-
     from zhnlp.errors import InputError
 
     bot = Couplet.from_pretrained(model, device=device)

@@ -17,6 +17,7 @@ from torch import nn
 from ..nn import GatedResidualStack
 from .folder import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, CoupletConfig, read_folder
 
+
 class CoupletModel(nn.Module):
     def __init__(self, config: CoupletConfig):
         super().__init__()
