@@ -49,6 +49,8 @@ OutputOpt = Annotated[Optional[Path], typer.Option("-o", "--output", help="Write
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite the output if it exists.")]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Input encoding, e.g. utf-8, gb18030, big5.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def format_for(output: Path | None, fmt: Enum | None, choices: type[Enum]) -> str:

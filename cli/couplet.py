@@ -7,12 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import EncodingOpt, ForceOpt, QuietOpt, handle_errors, looks_like_file, text_lines
+from .common import (DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, QuietOpt, handle_errors, looks_like_file,
+                     text_lines)
 
 train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evaluate couplet ...", no_args_is_help=True)
 
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="A couplet model folder (default: the "
                                                   "one shipped with zhnlp).")]
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with train/ and dev/ (in.txt, out.txt).")]
@@ -122,7 +122,7 @@ def evaluate_couplet_command(
     split: Annotated[str, typer.Option("--split", help="Which split of --data to score.")] = "dev",
     tone: Annotated[bool, typer.Option("--tone", help="Constrain the last character to a level tone.")] = False,
     device: DeviceOpt = "auto",
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """BLEU, char accuracy, exact match and rule violations, plain argmax vs the constrained decoder.
 

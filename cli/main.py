@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import (EncodingOpt, ForceOpt, InputsArg, OutputOpt, QuietOpt, check_output, format_for,
+from .common import (EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output, format_for,
                      handle_errors, text_lines)
 from .couplet import couplet, evaluate_app, train_app
 from .wobert import tokenize, wobert_app
@@ -48,7 +48,7 @@ def main_options(
 # --------------------------------------------------------------------------------------------- info
 @app.command()
 @handle_errors
-def info(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def info(json_output: JsonOpt = False) -> None:
     """Show the version, whether the compiled kernels are in use, torch and CUDA, model folders and
     the default models shipped with zhnlp."""
     from zhnlp.info import environment_info

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import EncodingOpt, ForceOpt, InputsArg, QuietOpt, handle_errors, text_lines
+from .common import DeviceOpt, EncodingOpt, ForceOpt, InputsArg, JsonOpt, QuietOpt, handle_errors, text_lines
 
 wobert_app = typer.Typer(help="WoBERT: word-level Chinese BERT. Build a vocabulary, initialise from a char-level "
                               "BERT, pre-train, evaluate.", no_args_is_help=True)
@@ -28,8 +28,6 @@ class ModelSizeChoice(str, Enum):
     base = "base"
 
 
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 EXAMPLE_VOCAB = "../shared/data/wobert/wobert_chinese_base/vocab.txt"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
 from .errors import InputError, ZhnlpError
+from .textio import parse_json
 
 FORMATS = ("tsv", "jieba", "json", "jsonl")
 
@@ -103,11 +104,7 @@ class Lexicon:
                                                 f"make one first: zhnlp discover-words CORPUS -o {path}"))
         fmt = _format_from_suffix(path)
         if fmt == "json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})",
-                                 "fix the file, or write it again with --format json") from None
+            data = parse_json(text, path, "fix the file, or write it again with --format json")
             items = data.get("words") if isinstance(data, dict) else data
             if not isinstance(items, list):
                 raise InputError(f"{path}: expected {{\"words\": [...]}}", "write it with --format json")
@@ -145,12 +142,7 @@ def _read_text_entries(handle: TextIO, path: Path, fmt: str) -> Iterator[WordEnt
         if not line or line.startswith("#"):
             continue
         if fmt == "jsonl":
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}, line {lineno}: malformed JSON ({exc.msg})",
-                                 "each line must be one JSON object") from None
-            entry = _entry_from_obj(obj, path, lineno)
+            entry = _entry_from_obj(parse_json(line, path, "each line must be one JSON object", lineno), path, lineno)
         else:
             parts = line.split("\t") if "\t" in line else line.split()
             word = parts[0].strip()

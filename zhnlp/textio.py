@@ -149,6 +149,18 @@ def iter_text_blocks(sources: list[Source], encoding: str = "utf-8",
             raise InputError(f"{source.name} is empty", "give a file with text in it")
 
 
+def parse_json(text: str, path: str | os.PathLike, hint: str, line: int | None = None):
+    """``json.loads``, with a malformed document reported as an InputError naming the file and the
+    line (``line``: where ``text`` starts in the file, for files of one JSON object per line)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}, line {line if line is not None else exc.lineno}: malformed JSON ({exc.msg})",
+                         hint) from None
+
+
 def read_small_text(path: str | os.PathLike, encoding: str, missing: tuple[str, str]) -> str:
     """The whole text of a small input file (a lexicon, a templates file). ``missing`` is the
     (message, hint) when there is no such file; a decoding error names the file and line."""

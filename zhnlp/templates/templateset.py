@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from ..errors import InputError
+from ..textio import parse_json
 
 FORMATS = ("tsv", "json", "jsonl")
 SLOT_TEXT = "X"
@@ -182,12 +183,7 @@ def _read_lines(text: str, path: Path, fmt: str) -> Iterator[Template]:
         if not line.strip() or line.startswith("#"):
             continue
         if fmt == "jsonl":
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg})",
-                                 "each line must be one JSON object") from None
-            yield _template_from_obj(obj, path, number)
+            yield _template_from_obj(parse_json(line, path, "each line must be one JSON object", number), path, number)
             continue
         template_text, _, count_text = line.rstrip("\r").rpartition("\t")
         try:

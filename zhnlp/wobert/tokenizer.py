@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import InputError
+from ..textio import parse_json
 from .vocab import SEGMENTER_WORDS_FILE, is_cjk, read_segmenter_words, read_vocab, write_segmenter_words, write_vocab
 
 CONFIG_FILE = "tokenizer_config.json"
@@ -319,11 +320,8 @@ class WoBertTokenizer:
             vocab_path = folder / VOCAB_FILE
         config: dict = {}
         if (folder / CONFIG_FILE).is_file():
-            try:
-                config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{folder / CONFIG_FILE}, line {exc.lineno}: malformed JSON ({exc.msg})",
-                                 "fix the file or delete it to use the defaults") from None
+            config = parse_json((folder / CONFIG_FILE).read_text(encoding="utf-8"), folder / CONFIG_FILE,
+                                "fix the file or delete it to use the defaults")
         kwargs = {"do_lower_case": config.get("do_lower_case", True), "oov": config.get("oov", "chars"),
                   "model_max_length": int(config.get("model_max_length", 512))}
         words_file = folder / config.get("segmenter_words", SEGMENTER_WORDS_FILE)
