@@ -15,6 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from zhnlp.discovery.finder import DiscoveryConfig  # its defaults are the options' defaults
+
 from .common import (EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output, format_for,
                      handle_errors, text_lines)
 from .couplet import couplet, evaluate_app, train_app
@@ -83,21 +85,21 @@ def discover_words_command(
                                                          "from the -o suffix, else tsv.",
                                                          show_default=False)] = None,
     force: ForceOpt = False,
-    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")] = 8,
-    max_len: Annotated[int, typer.Option("--max-len", min=1, max=8, help="Longest word, in characters.")] = 6,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")] = DiscoveryConfig.min_count,
+    max_len: Annotated[int, typer.Option("--max-len", min=1, max=8, help="Longest word, in characters.")] = DiscoveryConfig.max_len,
     min_pmi: Annotated[float, typer.Option("--min-pmi", min=0.0, help="Cohesion per link, in nats: an "
-                                           "n-gram's weakest split needs min_pmi*(n-1).")] = 1.0,
+                                           "n-gram's weakest split needs min_pmi*(n-1).")] = DiscoveryConfig.min_pmi,
     redundancy: Annotated[float, typer.Option("--redundancy", help="Keep a word when ln(p(w)/prod p(parts)) "
-                                              "exceeds this (eq. 2.17 gives 1).")] = 3.0,
+                                              "exceeds this (eq. 2.17 gives 1).")] = DiscoveryConfig.redundancy,
     iterations: Annotated[int, typer.Option("--iterations", min=1, help="Re-segment with the lexicon and "
-                                            "recount this many times in all.")] = 1,
+                                            "recount this many times in all.")] = DiscoveryConfig.iterations,
     top: Annotated[Optional[int], typer.Option("--top", min=1, help="Only the N most frequent words.")] = None,
     min_length: Annotated[int, typer.Option("--min-length", min=1, help="Only words of at least this many "
                                             "characters (2 hides single characters).")] = 1,
     workers: Annotated[int, typer.Option("--workers", min=0, help="Counting threads (0: one per core).")] = 0,
     max_ngrams: Annotated[int, typer.Option("--max-ngrams", min=0, help="Distinct n-grams held in memory "
                                             "before the rarest are pruned (about 16 bytes each; 0: no "
-                                            "limit).")] = 40_000_000,
+                                            "limit).")] = DiscoveryConfig.max_ngrams,
     encoding: EncodingOpt = "utf-8",
     quiet: QuietOpt = False,
 ) -> None:
@@ -109,7 +111,7 @@ def discover_words_command(
     """
     import time
 
-    from zhnlp.discovery import DiscoveryConfig, discover_words
+    from zhnlp.discovery import discover_words
     from zhnlp.textio import atomic_output
 
     config = DiscoveryConfig(min_count=min_count, min_pmi=min_pmi, max_len=max_len, redundancy=redundancy,

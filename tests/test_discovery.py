@@ -80,11 +80,24 @@ def test_redundancy_keeps_a_word_far_more_frequent_than_its_parts_predict():
 
 
 def test_iterations_give_a_lexicon_of_the_same_words(corpus_file, language):
-    once = discover_words(corpus_file, min_count=5)
+    once = discover_words(corpus_file, min_count=5, iterations=1)
     twice = discover_words(corpus_file, min_count=5, iterations=2)
     top_once = {e.word for e in once.top(20, 2)}
     top_twice = {e.word for e in twice.top(20, 2)}
     assert len(top_once & top_twice) >= 15
+
+
+def test_a_corpus_spilled_to_disk_gives_the_same_lexicon(corpus_file, monkeypatch):
+    """Small blocks, most of them spilled to the temporary file and streamed in rounds of one per worker."""
+    from zhnlp import textio
+    from zhnlp.discovery import finder
+
+    in_memory = discover_words(corpus_file, min_count=5, workers=2)
+    monkeypatch.setattr(textio, "BLOCK_BYTES", 2048)
+    monkeypatch.setattr(finder, "CORPUS_MEMORY_LIMIT", 4096)
+    spilled = discover_words(corpus_file, min_count=5, workers=2)
+    assert [(e.word, e.count) for e in spilled] == [(e.word, e.count) for e in in_memory]
+    assert in_memory.stats["config"]["iterations"] == 2  # the re-segmentation streamed the spilled corpus too
 
 
 def test_accepts_a_list_of_paths_and_a_folder(tmp_path, language):

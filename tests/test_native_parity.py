@@ -68,6 +68,58 @@ def test_lattice_parity(text, lexicon, removed):
     assert "".join(results[0][0]) == text
 
 
+@given(text=st.text(alphabet="天地人和的了之不山水。a\n", max_size=120),
+       lexicon=st.dictionaries(st.text(alphabet="天地人和的了之不山", min_size=1, max_size=4),
+                               st.integers(1, 50), max_size=30),
+       removed=st.lists(st.text(alphabet="天地人和", min_size=1, max_size=2), max_size=3))
+def test_word_tally_parity_and_meaning(text, lexicon, removed):
+    """count_words tallies the words on each sentence's best path, lexicon words only."""
+    from array import array
+
+    results = []
+    for module in (kernels, pure):
+        vocab = module.CharVocab()
+        ids = vocab.encode(text)
+        lattice = module.WordLattice()
+        for word, count in lexicon.items():
+            lattice.set_count(word, count)
+        for word in removed:
+            lattice.set_count(word, 0)
+        codepoints = array("I", [0, *map(ord, vocab.chars[1:])])
+        tallies = [array("d", bytes(8 * lattice.tally_size)) for _ in range(2)]
+        for tally in tallies:  # the same chunk twice, as if two threads had counted a chunk each
+            lattice.count_words(ids, codepoints, tally)
+        results.append(lattice.tally_words(tallies, min_count=3))
+        expected: dict[str, float] = {}
+        for sentence in "".join(ch if pure.is_word_char(ch) else "\n" for ch in text).split("\n"):
+            for word in lattice.cut(sentence) if sentence else ():
+                if word in lattice:
+                    expected[word] = expected.get(word, 0.0) + 2.0
+        assert results[-1] == {w: c for w, c in expected.items() if c >= 3}
+    assert results[0] == results[1]
+
+
+@given(lexicon=st.dictionaries(st.text(alphabet="天地人和的了之", min_size=1, max_size=5),
+                               st.integers(1, 60), max_size=40),
+       checks=st.lists(st.booleans(), min_size=40, max_size=40), threshold=st.sampled_from([-1.0, 0.5, 2.0]))
+def test_redundancy_removal_parity(lexicon, checks, threshold):
+    candidates = sorted((w for w in lexicon if len(w) > 1), key=lambda w: (-len(w), w))
+    results = []
+    for module in (kernels, pure):
+        lattice = module.WordLattice()
+        for word, count in lexicon.items():
+            lattice.set_count(word, count)
+        scores = lattice.remove_redundancy(candidates, checks[:len(candidates)], threshold)
+        results.append((scores, lattice.words(), lattice.total))
+    assert results[0] == results[1]
+    scores, words, total = results[0]
+    removed = [w for w in candidates if w not in words]
+    assert total >= sum(lexicon.values()) + sum(lexicon[w] for w in removed)  # each part gains the count
+    assert all(score > threshold for score in scores.values()) and set(scores) <= set(words)
+    assert all(w in scores for w, ok in zip(candidates, checks) if w in words)  # a candidate left stayed on merit
+    assert not any(w in scores for w, ok in zip(candidates, checks) if not ok)
+
+
 def test_merge_of_piece_counters_matches_one_counter():
     text = "天地人和天地人和，山水之间山水之间。" * 5
     for module in (kernels, pure):

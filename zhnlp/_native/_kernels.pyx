@@ -14,6 +14,7 @@ Data layout shared by both:
 """
 from cpython cimport array
 from cpython.dict cimport PyDict_GetItem
+from cpython.mem cimport PyMem_Free
 from cpython.ref cimport PyObject
 from libc.math cimport log, INFINITY
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -86,6 +87,12 @@ cdef extern from *:
     size_t ZHNLP_SLOT(uint64_t h, size_t cap) nogil
     int ZHNLP_ADVISE_HUGE(void* p, size_t n) nogil
     void ZHNLP_PREFETCH(const void* p) nogil
+
+
+cdef extern from "Python.h":
+    Py_UCS4* PyUnicode_AsUCS4Copy(object text) except NULL
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    int PyUnicode_4BYTE_KIND
 
 
 cdef extern from "stdlib.h" nogil:
@@ -871,14 +878,15 @@ cdef class PieceCounter:
 # unigram segmentation: best path through the DAG of lexicon words (jieba's HMM-free DP)
 # ---------------------------------------------------------------------------------------------
 cdef size_t ROOT_FANOUT = 0x10000
+DEF MAX_WORD = 64  # the longest candidate remove_redundancy takes (words are at most 8 chars)
 
 
-cdef double* grow_doubles(double* old, size_t n) except NULL:
-    """A zeroed array of 2n doubles holding old's n first; old is freed."""
-    cdef double* grown = <double*>calloc(n * 2, sizeof(double))
+cdef void* grow_array(void* old, size_t n, size_t itemsize) except NULL:
+    """A zeroed array of 2n items holding old's n first; old is freed."""
+    cdef void* grown = calloc(n * 2, itemsize)
     if grown == NULL:
         raise MemoryError()
-    memcpy(grown, old, n * sizeof(double))
+    memcpy(grown, old, n * itemsize)
     free(old)
     return grown
 
@@ -899,6 +907,8 @@ cdef class WordLattice:
     cdef size_t nodes_allocated
     cdef public double total
     cdef readonly size_t num_words
+    cdef uint32_t* parents  # node -> its parent: with last_chars, a node's word, read backwards
+    cdef Py_UCS4* last_chars  # node -> the char that leads to it from its parent
 
     def __cinit__(self):
         if table_init(&self.children, MIN_CAPACITY) != 0:
@@ -907,7 +917,10 @@ cdef class WordLattice:
         self.counts = <double*>calloc(self.nodes_allocated, sizeof(double))
         self.log_counts = <double*>calloc(self.nodes_allocated, sizeof(double))
         self.root_children = <uint32_t*>calloc(ROOT_FANOUT, sizeof(uint32_t))
-        if self.counts == NULL or self.log_counts == NULL or self.root_children == NULL:
+        self.parents = <uint32_t*>calloc(self.nodes_allocated, sizeof(uint32_t))
+        self.last_chars = <Py_UCS4*>calloc(self.nodes_allocated, sizeof(Py_UCS4))
+        if (self.counts == NULL or self.log_counts == NULL or self.root_children == NULL or self.parents == NULL
+                or self.last_chars == NULL):
             raise MemoryError()
         self.nodes_used = 2  # node 0 = none, node 1 = root
         self.total = 0.0
@@ -918,6 +931,8 @@ cdef class WordLattice:
         free(self.counts)
         free(self.log_counts)
         free(self.root_children)
+        free(self.parents)
+        free(self.last_chars)
 
     def __len__(self):
         return self.num_words
@@ -936,14 +951,18 @@ cdef class WordLattice:
             if not create:
                 return 0
             if self.nodes_used == self.nodes_allocated:
-                self.counts = grow_doubles(self.counts, self.nodes_allocated)
-                self.log_counts = grow_doubles(self.log_counts, self.nodes_allocated)
+                self.counts = <double*>grow_array(self.counts, self.nodes_allocated, sizeof(double))
+                self.log_counts = <double*>grow_array(self.log_counts, self.nodes_allocated, sizeof(double))
+                self.parents = <uint32_t*>grow_array(self.parents, self.nodes_allocated, sizeof(uint32_t))
+                self.last_chars = <Py_UCS4*>grow_array(self.last_chars, self.nodes_allocated, sizeof(Py_UCS4))
                 self.nodes_allocated *= 2
             table_add(&self.children, key, h, <uint32_t>self.nodes_used)
             if self.children.failed:
                 raise MemoryError()
             if node == 1 and ch < ROOT_FANOUT:
                 self.root_children[ch] = <uint32_t>self.nodes_used
+            self.parents[self.nodes_used] = <uint32_t>node
+            self.last_chars[self.nodes_used] = ch
             node = self.nodes_used
             self.nodes_used += 1
         return node
@@ -975,18 +994,21 @@ cdef class WordLattice:
     def __contains__(self, str word):
         return self.get_count(word) > 0
 
-    cdef void _route(self, str text, Py_ssize_t start, Py_ssize_t end, double* route, Py_ssize_t* nxt) noexcept:
-        """The DP on text[start:end]: nxt[k] is where the best path's word starting at k ends."""
+    cdef void _route(self, const Py_UCS4* text, Py_ssize_t start, Py_ssize_t end, double* route,
+                     Py_ssize_t* nxt, size_t* nodes) noexcept nogil:
+        """The DP on text[start:end]: nxt[k] is where the best path's word starting at k ends, and
+        nodes[k] (when nodes is not NULL) that word's node, 0 for an unknown single char."""
         cdef Py_ssize_t k, x, best_x
         cdef double log_total = log(self.total) if self.total > 0 else 0.0
         cdef double best, score
-        cdef size_t node, slot
+        cdef size_t node, slot, best_node
         cdef uint64_t key
         cdef Py_UCS4 ch
         route[end] = 0.0
         for k in range(end - 1, start - 1, -1):
             best = -INFINITY
             best_x = -1
+            best_node = 0
             node = 1
             for x in range(k, end):
                 ch = text[x]
@@ -1005,11 +1027,14 @@ cdef class WordLattice:
                     if best_x < 0 or score >= best:
                         best = score
                         best_x = x
+                        best_node = node
             if best_x < 0:
                 best = (0.0 - log_total) + route[k + 1]  # log(1): an unknown single char
                 best_x = k
             route[k] = best
             nxt[k] = best_x + 1
+            if nodes != NULL:
+                nodes[k] = best_node
 
     def cut(self, str text):
         """The words of text along the maximum-probability path."""
@@ -1017,13 +1042,16 @@ cdef class WordLattice:
         cdef list words = []
         if n == 0:
             return words
+        cdef Py_UCS4* chars = PyUnicode_AsUCS4Copy(text)
         cdef double* route = <double*>malloc((n + 1) * sizeof(double))
         cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
         if route == NULL or nxt == NULL:
+            PyMem_Free(chars)
             free(route)
             free(nxt)
             raise MemoryError()
-        self._route(text, 0, n, route, nxt)
+        self._route(chars, 0, n, route, nxt, NULL)
+        PyMem_Free(chars)
         k = 0
         while k < n:
             words.append(text[k:nxt[k]])
@@ -1032,7 +1060,138 @@ cdef class WordLattice:
         free(nxt)
         return words
 
-    cdef Py_ssize_t _jieba_ends(self, str text, Py_ssize_t n, double* route, Py_ssize_t* nxt,
+    cdef str _word_of(self, size_t node):
+        """The word whose path through the trie ends at node."""
+        cdef size_t size = 0, i, up = node
+        while up > 1:
+            size += 1
+            up = self.parents[up]
+        cdef Py_UCS4* chars = <Py_UCS4*>malloc(size * sizeof(Py_UCS4) + 1)
+        if chars == NULL:
+            raise MemoryError()
+        i = size
+        while node > 1:
+            i -= 1
+            chars[i] = self.last_chars[node]
+            node = self.parents[node]
+        try:
+            return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, chars, <Py_ssize_t>size)
+        finally:
+            free(chars)
+
+    def words(self):
+        """{word: count} of every word in the lexicon."""
+        cdef size_t node
+        return {self._word_of(node): self.counts[node] for node in range(2, self.nodes_used) if self.counts[node] > 0}
+
+    def remove_redundancy(self, list candidates, passes_check, double threshold):
+        """Eq. 2.17 over candidates in order (longest first): w stays when
+        ln(p_w / ∏ p_i) > threshold for its best split w = i1 i2 ... into the other words (a part
+        not in the lexicon counts 1); otherwise, or when its ``passes_check`` is false, its count
+        moves to its parts. Returns the score of each candidate that stays."""
+        cdef dict scores = {}
+        cdef str word
+        cdef Py_ssize_t n, k, i
+        cdef size_t node
+        cdef double count, log_total, score
+        cdef Py_UCS4* chars
+        cdef double route[MAX_WORD + 1]
+        cdef Py_ssize_t nxt[MAX_WORD + 1]
+        cdef size_t parts[MAX_WORD + 1]
+        for i in range(len(candidates)):
+            word = candidates[i]
+            n = len(word)
+            if n > MAX_WORD:
+                raise ValueError(f"a candidate longer than {MAX_WORD} characters: {word!r}")
+            node = self._walk(word, False)
+            count = self.counts[node] if node else 0.0
+            self.set_count(word, 0.0)
+            chars = PyUnicode_AsUCS4Copy(word)
+            self._route(chars, 0, n, route, nxt, parts)
+            PyMem_Free(chars)
+            keep = bool(passes_check[i]) and count > 0
+            if keep:
+                log_total = log(self.total + count)
+                score = log(count) - log_total
+                k = 0
+                while k < n:  # a count below 1 (an unknown single char: node 0) counts 1: log 1 = 0
+                    score -= (self.log_counts[parts[k]] if self.counts[parts[k]] > 1.0 else 0.0) - log_total
+                    k = nxt[k]
+                keep = score > threshold
+            if keep:
+                self.set_count(word, count)
+                scores[word] = score
+            elif count > 0:
+                k = 0
+                while k < n:
+                    if parts[k]:
+                        self._add_to_node(parts[k], count)
+                    else:  # an unknown char, which may occur twice in word: add, not set
+                        self.add_count(word[k:nxt[k]], count)
+                    k = nxt[k]
+        return scores
+
+    cdef void _add_to_node(self, size_t node, double amount) noexcept:
+        self.total += amount
+        self.counts[node] += amount
+        self.log_counts[node] = log(self.counts[node])
+
+    @property
+    def tally_size(self):
+        """The length of a tally array for ``count_words``."""
+        return self.nodes_used
+
+    def count_words(self, const uint16_t[::1] ids, const uint32_t[::1] codepoints, double[::1] tally):
+        """Cut every sentence of an encoded corpus chunk (char ids, 0 = a break; ``codepoints``
+        maps an id to its character) along the maximum-probability path and add 1 to
+        ``tally[word's index]`` for each lexicon word on it (unknown single chars are not counted).
+        Runs without the GIL: threads may count chunks at once, each into its own tally."""
+        cdef Py_ssize_t n = ids.shape[0], i, start, k
+        if tally.shape[0] < <Py_ssize_t>self.nodes_used:
+            raise ValueError("tally is shorter than tally_size")
+        cdef Py_UCS4* chars = <Py_UCS4*>malloc((n + 1) * sizeof(Py_UCS4))
+        cdef double* route = <double*>malloc((n + 1) * sizeof(double))
+        cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+        cdef size_t* nodes = <size_t*>malloc((n + 1) * sizeof(size_t))
+        if chars == NULL or route == NULL or nxt == NULL or nodes == NULL:
+            free(chars)
+            free(route)
+            free(nxt)
+            free(nodes)
+            raise MemoryError()
+        with nogil:
+            for i in range(n):
+                chars[i] = codepoints[ids[i]]
+            start = 0
+            for i in range(n + 1):
+                if i < n and ids[i] != 0:
+                    continue
+                if i > start:
+                    self._route(chars, start, i, route, nxt, nodes)
+                    k = start
+                    while k < i:
+                        tally[nodes[k]] += 1.0
+                        k = nxt[k]
+                start = i + 1
+        tally[0] = 0.0  # node 0: unknown single chars
+        free(chars)
+        free(route)
+        free(nxt)
+        free(nodes)
+
+    def tally_words(self, tallies, double min_count=1.0):
+        """{word: count} of the tallies filled by ``count_words``, summed, for counts of at least min_count."""
+        cdef double[::1] total = array.clone(_pyarray.array("d"), self.nodes_used, zero=True)
+        cdef double[::1] tally
+        cdef size_t node
+        for each in tallies:
+            tally = each
+            for node in range(min(<size_t>tally.shape[0], self.nodes_used)):
+                total[node] += tally[node]
+        return {self._word_of(node): total[node] for node in range(2, self.nodes_used)
+                if total[node] >= min_count and total[node] > 0}
+
+    cdef Py_ssize_t _jieba_ends(self, const Py_UCS4* text, Py_ssize_t n, double* route, Py_ssize_t* nxt,
                                 Py_ssize_t* ends) noexcept:
         """Where each word of ``jieba.lcut(text, HMM=False)`` ends; returns the number of words."""
         cdef Py_ssize_t i = 0, j, k, y, m = 0
@@ -1048,7 +1207,7 @@ cdef class WordLattice:
             j = i + 1
             while j < n and is_jieba_block_char(text[j]):
                 j += 1
-            self._route(text, i, j, route, nxt)
+            self._route(text, i, j, route, nxt, NULL)
             k = i
             in_run = False  # inside a run of single ASCII letters/digits, joined into one word
             while k < j:
@@ -1072,15 +1231,18 @@ cdef class WordLattice:
     cdef Py_ssize_t* _word_ends(self, str text, Py_ssize_t n, Py_ssize_t* count) except NULL:
         """The end of each word of jieba's cut of text (n > 0 characters), in a buffer the caller
         frees; count receives the number of words."""
+        cdef Py_UCS4* chars = PyUnicode_AsUCS4Copy(text)
         cdef double* route = <double*>malloc((n + 1) * sizeof(double))
         cdef Py_ssize_t* nxt = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
         cdef Py_ssize_t* ends = <Py_ssize_t*>malloc(n * sizeof(Py_ssize_t))  # at most one word per char
         if route == NULL or nxt == NULL or ends == NULL:
+            PyMem_Free(chars)
             free(route)
             free(nxt)
             free(ends)
             raise MemoryError()
-        count[0] = self._jieba_ends(text, n, route, nxt, ends)
+        count[0] = self._jieba_ends(chars, n, route, nxt, ends)
+        PyMem_Free(chars)
         free(route)
         free(nxt)
         return ends

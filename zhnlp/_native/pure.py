@@ -339,6 +339,7 @@ class WordLattice:
     def __init__(self):
         self._counts: dict[str, float] = {}
         self._prefixes: set[str] = set()
+        self._index: dict[str, int] = {}  # word -> its slot in a tally (0: unknown single chars)
         self.total = 0.0
 
     def __len__(self):
@@ -356,6 +357,7 @@ class WordLattice:
         old = self._counts.get(word, 0.0)
         if count > 0:
             self._counts[word] = float(count)
+            self._index.setdefault(word, len(self._index) + 1)
             for i in range(1, len(word) + 1):
                 self._prefixes.add(word[:i])
         else:
@@ -399,6 +401,57 @@ class WordLattice:
             words.append(text[k:nxt[k]])
             k = nxt[k]
         return words
+
+    def words(self) -> dict[str, float]:
+        """{word: count} of every word in the lexicon."""
+        return dict(self._counts)
+
+    def remove_redundancy(self, candidates, passes_check, threshold: float) -> dict[str, float]:
+        """Eq. 2.17 over candidates in order (longest first): w stays when
+        ln(p_w / ∏ p_i) > threshold for its best split w = i1 i2 ... into the other words (a part
+        not in the lexicon counts 1); otherwise, or when its ``passes_check`` is false, its count
+        moves to its parts. Returns the score of each candidate that stays."""
+        scores: dict[str, float] = {}
+        for word, check in zip(candidates, passes_check):
+            count = self.get_count(word)
+            self.set_count(word, 0.0)
+            parts = self.cut(word)
+            keep = bool(check) and count > 0
+            if keep:
+                log_total = log(self.total + count)
+                score = log(count) - log_total
+                for part in parts:
+                    score -= log(max(self.get_count(part), 1.0)) - log_total
+                keep = score > threshold
+            if keep:
+                self.set_count(word, count)
+                scores[word] = score
+            elif count > 0:
+                for part in parts:
+                    self.add_count(part, count)
+        return scores
+
+    @property
+    def tally_size(self):
+        """The length of a tally array for ``count_words``."""
+        return len(self._index) + 1
+
+    def count_words(self, ids, codepoints, tally):
+        """Cut every sentence of an encoded corpus chunk (char ids, 0 = a break; ``codepoints``
+        maps an id to its character) along the maximum-probability path and add 1 to
+        ``tally[word's index]`` for each lexicon word on it (unknown single chars are not counted)."""
+        if len(tally) < self.tally_size:
+            raise ValueError("tally is shorter than tally_size")
+        text = "".join(chr(codepoints[i]) if i else "\n" for i in ids)
+        for sentence in text.split("\n"):
+            for word in self.cut(sentence) if sentence else ():
+                if word in self._counts:
+                    tally[self._index[word]] += 1.0
+
+    def tally_words(self, tallies, min_count: float = 1.0):
+        """{word: count} of the tallies filled by ``count_words``, summed, for counts of at least min_count."""
+        counts = {word: sum(t[i] for t in tallies if i < len(t)) for word, i in self._index.items()}
+        return {word: count for word, count in counts.items() if count >= min_count and count > 0}
 
     def cut_jieba(self, text: str) -> list[str]:
         """``jieba.lcut(text, HMM=False)``: the DP inside each run of jieba's block characters,

@@ -24,7 +24,7 @@ import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from math import log
+from itertools import chain
 from typing import Iterable, Iterator
 
 from .._native import COMPILED, kernels
@@ -39,16 +39,18 @@ class DiscoveryConfig:
     """Parameters of word discovery; the defaults were chosen on ../shared/data (see README)."""
 
     min_count: int = 8  # a word must occur this often; lower finds rarer words and more noise
-    # cohesion per link: an n-gram's weakest split needs min_pmi·(n-1) nats. 1 is eq. 2.15's own
-    # break-even (merging a, b lowers the entropy iff PMI > 1); word-discovery's 2 loses frequent
-    # words of frequent chars (不是, 为什么): R@32 0.72 instead of 0.87 on modern_zh
-    min_pmi: float = 1.0
+    # cohesion per link: an n-gram's weakest split needs min_pmi·(n-1) nats. Below eq. 2.15's
+    # break-even of 1 on purpose: the cut then only proposes candidates (frequent words of frequent
+    # chars such as 不是, 为了 survive it) and the unigram model of steps 5-6 decides; word-discovery's
+    # 2 loses them (R@32 0.72 on modern_zh)
+    min_pmi: float = 0.6
     max_len: int = 6  # longest word; Chinese words over 6 chars are rare, and longer pieces are cut
     order: int = 4  # longest n-gram whose cohesion is measured (the author's choice)
-    # eq. 2.17 keeps w when ln(p_w/∏p_i) > 1; 3 trims the phrases the looser cut lets through
-    # (P@1000 0.827 -> 0.868 on modern_zh at min_pmi 1)
-    redundancy: float = 3.0
-    iterations: int = 1  # >1: re-segment with the lexicon and recount, per the post's refinement
+    # eq. 2.17 keeps w when ln(p_w/∏p_i) > 1; 3.3 trims the phrases a loose cut lets through (的时候)
+    redundancy: float = 3.3
+    # 2: re-segment with the lexicon and recount once, per the post's refinement; the counts of
+    # pieces the cut over-joined go back to their words (P@1000 0.87 -> 0.90 on modern_zh)
+    iterations: int = 2
     workers: int = 0  # counting threads; 0 = one per core (at most 8)
     # distinct n-grams held before the rarest are pruned (~16 B each with table slack): twice what
     # modern_zh (98 MB) has, and a 1 GB corpus stays within 2 GB of memory
@@ -75,14 +77,18 @@ class DiscoveryConfig:
 # ---------------------------------------------------------------------------------------------
 # encoded corpus, kept for the second pass (in memory, spilled to a temporary file when large)
 # ---------------------------------------------------------------------------------------------
+# 32 MB: the spilled part is read back sequentially, at disk speed (the page cache, usually), while the
+# counter, piece and lattice tables need the memory more; on modern_zh (67 MB encoded) this keeps peak
+# RSS near 565 MB instead of 605 MB at no measurable cost in time
+CORPUS_MEMORY_LIMIT = 32 << 20
+
+
 class EncodedCorpus:
     """The corpus as arrays of char (or word) ids, kept between passes; beyond ``memory_limit`` bytes the
     arrays go to a temporary file, so memory stays flat on any corpus size."""
 
-    # 128 MB: the spilled part is read back sequentially, at disk speed, while the counter and piece
-    # tables need the memory more (a 1 GB corpus would otherwise hold 512 MB here throughout)
-    def __init__(self, memory_limit: int = 128 << 20, typecode: str = "H"):
-        self.memory_limit = memory_limit
+    def __init__(self, memory_limit: int | None = None, typecode: str = "H"):
+        self.memory_limit = CORPUS_MEMORY_LIMIT if memory_limit is None else memory_limit
         self.typecode = typecode  # "H": char ids; "I": word ids (templates)
         self._chunks: list[array] = []
         self._in_memory = 0
@@ -149,26 +155,27 @@ def _count_ngrams(sources: list[Source], config: DiscoveryConfig, encoding: str,
     return counter, vocab, corpus
 
 
+def for_each_chunk(corpus: EncodedCorpus, workers: int, work, description: str, show_progress: bool) -> None:
+    """work(worker, ids) for every chunk of corpus on ``workers`` threads, in rounds of one chunk per
+    worker, so that each worker may write to state of its own and a spilled corpus streams."""
+    with progress_task(description, total=len(corpus), unit="blocks", enabled=show_progress) as task, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        batch: list[array] = []
+        for ids in chain(corpus, [None]):
+            if ids is not None:
+                batch.append(ids)
+            if batch and (len(batch) == workers or ids is None):
+                for future in [pool.submit(work, worker, chunk) for worker, chunk in enumerate(batch)]:
+                    future.result()
+                task.advance(len(batch))
+                batch = []
+
+
 def _count_pieces(corpus: EncodedCorpus, counter, cohesive, config: DiscoveryConfig, show_progress: bool):
     workers = config.resolved_workers()
     piece_counters = [kernels.PieceCounter(config.max_len) for _ in range(workers)]
-    with progress_task("cutting sentences", total=len(corpus), unit="blocks", enabled=show_progress) as task, \
-            ThreadPoolExecutor(max_workers=workers) as pool:
-        chunks = list(corpus) if len(corpus) < 64 else None
-        if chunks is not None:
-            futures = [pool.submit(_cut_many, piece_counters[w], chunks[w::workers], cohesive, counter, task)
-                       for w in range(workers)]
-            for f in futures:
-                f.result()
-        else:  # spilled corpus: stream it, a round of `workers` chunks at a time
-            batch: list[array] = []
-            for ids in corpus:
-                batch.append(ids)
-                if len(batch) == workers:
-                    _cut_round(pool, piece_counters, batch, cohesive, counter, task)
-                    batch = []
-            if batch:
-                _cut_round(pool, piece_counters, batch, cohesive, counter, task)
+    for_each_chunk(corpus, workers, lambda worker, ids: piece_counters[worker].cut_and_count(ids, cohesive, counter),
+                   "cutting sentences", show_progress)
     return piece_counters
 
 
@@ -177,19 +184,6 @@ def _merge_pieces(piece_counters: list):
     while piece_counters:
         merged.merge(piece_counters.pop())  # each one is freed as soon as it is merged
     return merged
-
-
-def _cut_many(pieces, chunks, cohesive, counter, task) -> None:
-    for ids in chunks:
-        pieces.cut_and_count(ids, cohesive, counter)
-        task.advance(1)
-
-
-def _cut_round(pool, piece_counters, batch, cohesive, counter, task) -> None:
-    futures = [pool.submit(piece_counters[i].cut_and_count, ids, cohesive, counter) for i, ids in enumerate(batch)]
-    for f in futures:
-        f.result()
-    task.advance(len(batch))
 
 
 def _is_cohesive_throughout(word: str, vocab, cohesive, order: int) -> bool:
@@ -202,59 +196,57 @@ def _is_cohesive_throughout(word: str, vocab, cohesive, order: int) -> bool:
     return True
 
 
-def remove_redundancy(counts: dict[str, int], threshold: float = 1.0, vocab=None, cohesive=None,
+def _lattice_of(counts: dict[str, float]):
+    lattice = kernels.WordLattice()
+    for word, count in counts.items():
+        lattice.set_count(word, float(count))
+    return lattice
+
+
+def _longest_first(words: Iterable[str]) -> list[str]:
+    """Multi-char words, longest first, then in code point order (two sorts: faster than a tuple key)."""
+    ordered = sorted(w for w in words if len(w) > 1)
+    ordered.sort(key=len, reverse=True)  # stable, also with reverse: equal lengths keep their order
+    return ordered
+
+
+def _prune_redundant(lattice, candidates: list[str], checked: list[bool], threshold: float,
+                     show_progress: bool) -> dict[str, float]:
+    """``WordLattice.remove_redundancy`` in steps, so that the progress bar moves."""
+    scores: dict[str, float] = {}
+    step = 8192
+    with progress_task("removing redundancy", total=len(candidates), unit="words", enabled=show_progress) as task:
+        for start in range(0, len(candidates), step):
+            scores.update(lattice.remove_redundancy(candidates[start:start + step], checked[start:start + step],
+                                                    threshold))
+            task.advance(len(candidates[start:start + step]))
+    return scores
+
+
+def remove_redundancy(counts: dict[str, float], threshold: float = 1.0, vocab=None, cohesive=None,
                       order: int = 4, show_progress: bool = False) -> tuple[dict[str, float], dict[str, float]]:
     """Eq. 2.17, longest words first: w stays when ln(p_w / ∏ p_i) > threshold for its best split
     w = i1 i2 ... under the unigram model of the other words; otherwise w's count moves to its
     parts. With vocab and cohesive given, words of 3+ chars must also pass the check back.
 
     Returns (counts of the words that stay, score of each multi-char word that stays)."""
-    lattice = kernels.WordLattice()
-    for word, count in counts.items():
-        lattice.set_count(word, float(count))
-    scores: dict[str, float] = {}
-    words = set(counts)
-    candidates = sorted((w for w in counts if len(w) > 1), key=lambda w: (-len(w), w))
-    with progress_task("removing redundancy", total=len(candidates), unit="words", enabled=show_progress) as task:
-        for done, word in enumerate(candidates, 1):
-            count = lattice.get_count(word)
-            lattice.set_count(word, 0.0)
-            parts = lattice.cut(word)
-            keep = (cohesive is None or len(word) < 3
-                    or _is_cohesive_throughout(word, vocab, cohesive, order))
-            if keep:
-                log_total = log(lattice.total + count)
-                score = log(count) - log_total - sum(log(max(lattice.get_count(p), 1.0)) - log_total for p in parts)
-                keep = score > threshold
-            if keep:
-                lattice.set_count(word, count)
-                scores[word] = score
-            else:
-                for part in parts:
-                    lattice.add_count(part, count)
-                words.update(parts)
-            if done % 4096 == 0:
-                task.advance(4096)
-        task.advance(len(candidates) % 4096)
-    kept = {w: lattice.get_count(w) for w in words if lattice.get_count(w) > 0}
-    return kept, scores
+    lattice = _lattice_of(counts)
+    candidates = _longest_first(counts)
+    checked = [cohesive is None or len(w) < 3 or _is_cohesive_throughout(w, vocab, cohesive, order)
+               for w in candidates]
+    scores = _prune_redundant(lattice, candidates, checked, threshold, show_progress)
+    return lattice.words(), scores
 
 
-def _resegment(corpus: EncodedCorpus, vocab, lexicon_counts: dict[str, float]) -> dict[str, int]:
-    """Word counts of the corpus segmented with the lexicon (for iterations > 1)."""
-    lattice = kernels.WordLattice()
-    for word, count in lexicon_counts.items():
-        lattice.set_count(word, count)
-    chars = vocab.chars
-    table = {i: ch for i, ch in enumerate(chars)}
-    table[0] = "\n"
-    counts: dict[str, int] = {}
-    for ids in corpus:
-        text = "".join(map(table.__getitem__, ids))
-        for sentence in text.split("\n"):
-            for word in lattice.cut(sentence) if sentence else ():
-                counts[word] = counts.get(word, 0) + 1
-    return counts
+def _resegment(corpus: EncodedCorpus, vocab, lattice, min_count: int, workers: int,
+               show_progress: bool) -> dict[str, float]:
+    """Counts (at least min_count) of the words of the corpus segmented with the lattice's lexicon (for
+    iterations > 1), in compiled code on ``workers`` threads, each into a tally of its own."""
+    codepoints = array("I", [0, *map(ord, vocab.chars[1:])])
+    tallies = [array("d", bytes(8 * lattice.tally_size)) for _ in range(workers)]
+    for_each_chunk(corpus, workers, lambda worker, ids: lattice.count_words(ids, codepoints, tallies[worker]),
+                   "re-segmenting", show_progress)
+    return lattice.tally_words(tallies, min_count)
 
 
 def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], config: DiscoveryConfig | None = None,
@@ -291,12 +283,25 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
             corpus.close()  # only re-segmenting reads it again
         timings["cut"] = time.perf_counter() - t
         t = time.perf_counter()
-        counts, scores = remove_redundancy(candidates, config.redundancy, vocab, cohesive, config.order,
-                                           show_progress)
+        # one round of eq. 2.17, then re-segment and recount; each structure is dropped as soon as the
+        # next one is built, for memory (a 1 GB corpus has millions of candidates)
+        lattice, ordered = _lattice_of(candidates), _longest_first(candidates)
+        num_candidates = len(candidates)
+        del candidates
+        checked = [len(w) < 3 or _is_cohesive_throughout(w, vocab, cohesive, config.order) for w in ordered]
+        del cohesive
+        scores = _prune_redundant(lattice, ordered, checked, config.redundancy, show_progress)
+        del ordered, checked
         for _ in range(config.iterations - 1):
-            recounted = _resegment(corpus, vocab, counts)
-            counts, scores = remove_redundancy({w: c for w, c in recounted.items() if c >= config.min_count},
-                                               config.redundancy, show_progress=show_progress)
+            recounted = _resegment(corpus, vocab, lattice, config.min_count, config.resolved_workers(),
+                                   show_progress)
+            lattice = scores = None
+            lattice, ordered = _lattice_of(recounted), _longest_first(recounted)
+            del recounted
+            scores = _prune_redundant(lattice, ordered, [True] * len(ordered), config.redundancy, show_progress)
+            del ordered
+        counts = lattice.words()
+        del lattice
         timings["redundancy"] = time.perf_counter() - t
     finally:
         corpus.close()
@@ -308,7 +313,7 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
         "distinct_ngrams": distinct_ngrams,
         "pruned_below": prune_floor if prune_floor > 1 else 0,
         "cohesive_ngrams": kept_by_order,
-        "candidates": len(candidates),
+        "candidates": num_candidates,
         "words": len(words),
         "compiled": COMPILED,
         "seconds": {k: round(v, 3) for k, v in timings.items()},

@@ -27,7 +27,7 @@ from math import log
 from typing import Iterable
 
 from .._native import COMPILED, kernels
-from ..discovery.finder import DiscoveryConfig, EncodedCorpus, discover_words
+from ..discovery.finder import DiscoveryConfig, EncodedCorpus, discover_words, for_each_chunk
 from ..errors import ZhnlpError
 from ..lexicon import Lexicon
 from ..progress import progress_task
@@ -153,23 +153,9 @@ def _count_pairs(corpus: EncodedCorpus, eligible: bytes, config: TemplateConfig,
 def _count_templates(corpus: EncodedCorpus, strong, config: TemplateConfig, show_progress: bool):
     workers = config.resolved_workers()
     counters = [kernels.TemplateCounter() for _ in range(workers)]
-
-    def run(counter, chunks, task):
-        for ids in chunks:
-            counter.add(ids, config.window, strong, config.max_paths)
-            task.advance(1)
-
-    with progress_task("collecting templates", total=len(corpus), unit="blocks", enabled=show_progress) as task, \
-            ThreadPoolExecutor(max_workers=workers) as pool:
-        batch: list[array] = []
-        for ids in corpus:  # a round of `workers` blocks at a time, one counter each
-            batch.append(ids)
-            if len(batch) == workers:
-                for f in [pool.submit(run, counters[i], [c], task) for i, c in enumerate(batch)]:
-                    f.result()
-                batch = []
-        for f in [pool.submit(run, counters[i], [c], task) for i, c in enumerate(batch)]:
-            f.result()
+    for_each_chunk(corpus, workers,
+                   lambda worker, ids: counters[worker].add(ids, config.window, strong, config.max_paths),
+                   "collecting templates", show_progress)
     merged = counters.pop(0)
     while counters:
         merged.merge(counters.pop())
