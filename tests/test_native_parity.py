@@ -120,6 +120,22 @@ def test_redundancy_removal_parity(lexicon, checks, threshold):
     assert not any(w in scores for w, ok in zip(candidates, checks) if not ok)
 
 
+@given(words=st.lists(st.text(alphabet="天地人和的a", min_size=1, max_size=8), max_size=20),
+       ngrams=st.lists(st.text(alphabet="天地人和的", min_size=2, max_size=4), max_size=30))
+def test_check_back_parity(words, ngrams):
+    """covers: every 3..4-char substring of a word is in the set, on both twins and by plain slicing."""
+    results = []
+    for module in (kernels, pure):
+        vocab = module.CharVocab()
+        vocab.encode("天地人和的")
+        cohesive = module.NgramSet()
+        for ngram in ngrams:
+            cohesive.add([vocab.id_of(ch) for ch in ngram])
+        results.append(cohesive.covers(words, vocab, 3, 4))
+    assert results[0] == results[1]
+    assert results[0] == [all(w[i:i + n] in ngrams for n in (3, 4) for i in range(len(w) - n + 1)) for w in words]
+
+
 def test_merge_of_piece_counters_matches_one_counter():
     text = "天地人和天地人和，山水之间山水之间。" * 5
     for module in (kernels, pure):

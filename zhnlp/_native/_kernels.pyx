@@ -632,6 +632,39 @@ cdef class NgramSet:
     def __contains__(self, ngram):
         return len(ngram) >= 1 and len(ngram) <= 4 and self._has(pack_ids(ngram))
 
+    def covers(self, list words, CharVocab vocab, int low, int high):
+        """For each word: is every substring of low..high chars of it in the set (the check back of
+        discovery)? Words shorter than low pass."""
+        cdef list result = []
+        cdef str word
+        cdef Py_ssize_t n, i, k, size
+        cdef uint64_t key
+        cdef uint16_t ids[8]
+        cdef bint ok
+        if high > 4:
+            raise ValueError("n-grams have at most 4 chars")
+        for word in words:
+            size = len(word)
+            if size > 8:
+                raise ValueError(f"a word longer than 8 characters: {word!r}")
+            ok = True
+            for i in range(size):
+                ids[i] = vocab.table[<Py_UCS4>word[i]]
+                if ids[i] == SEPARATOR:
+                    ids[i] = 0  # not a word char: in no n-gram
+            for n in range(low, min(size, high) + 1):
+                for i in range(size - n + 1):
+                    key = 0
+                    for k in range(n):
+                        key |= (<uint64_t>ids[i + k]) << (48 - 16 * k)
+                    if not self._has(key):
+                        ok = False
+                        break
+                if not ok:
+                    break
+            result.append(ok)
+        return result
+
     def __len__(self):
         return self.table.size
 

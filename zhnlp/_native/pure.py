@@ -253,6 +253,16 @@ class NgramSet:
     def __contains__(self, ngram):
         return tuple(ngram) in self._set
 
+    def covers(self, words, vocab, low: int, high: int) -> list[bool]:
+        """For each word: is every substring of low..high chars of it in the set (the check back of
+        discovery)? Words shorter than low pass."""
+        result = []
+        for word in words:
+            ids = tuple(vocab.id_of(ch) for ch in word)
+            result.append(all(ids[i:i + n] in self._set for n in range(low, min(len(ids), high) + 1)
+                              for i in range(len(ids) - n + 1)))
+        return result
+
     def add_pair(self, a, b):
         self._set.add(("pair", a, b))
 

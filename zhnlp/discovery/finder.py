@@ -186,16 +186,6 @@ def _merge_pieces(piece_counters: list):
     return merged
 
 
-def _is_cohesive_throughout(word: str, vocab, cohesive, order: int) -> bool:
-    """Every substring of 3..order chars of word is a cohesive n-gram (the 'check back')."""
-    ids = tuple(vocab.id_of(ch) for ch in word)
-    for n in range(3, min(len(ids), order) + 1):
-        for i in range(len(ids) - n + 1):
-            if ids[i:i + n] not in cohesive:
-                return False
-    return True
-
-
 def _lattice_of(counts: dict[str, float]):
     lattice = kernels.WordLattice()
     for word, count in counts.items():
@@ -232,8 +222,7 @@ def remove_redundancy(counts: dict[str, float], threshold: float = 1.0, vocab=No
     Returns (counts of the words that stay, score of each multi-char word that stays)."""
     lattice = _lattice_of(counts)
     candidates = _longest_first(counts)
-    checked = [cohesive is None or len(w) < 3 or _is_cohesive_throughout(w, vocab, cohesive, order)
-               for w in candidates]
+    checked = [True] * len(candidates) if cohesive is None else cohesive.covers(candidates, vocab, 3, order)
     scores = _prune_redundant(lattice, candidates, checked, threshold, show_progress)
     return lattice.words(), scores
 
@@ -288,7 +277,7 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
         lattice, ordered = _lattice_of(candidates), _longest_first(candidates)
         num_candidates = len(candidates)
         del candidates
-        checked = [len(w) < 3 or _is_cohesive_throughout(w, vocab, cohesive, config.order) for w in ordered]
+        checked = cohesive.covers(ordered, vocab, 3, config.order)  # the check back
         del cohesive
         scores = _prune_redundant(lattice, ordered, checked, config.redundancy, show_progress)
         del ordered, checked
