@@ -28,8 +28,8 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except ZhnlpError as exc:
             fail(exc.message, exc.hint, exc.exit_code)
-        except KeyboardInterrupt:
-            fail("interrupted", "nothing was written; run the command again")
+        except KeyboardInterrupt as exc:  # zhnlp.errors.Interrupted when the job saved its state
+            fail("interrupted", getattr(exc, "hint", "nothing was written; run the command again"))
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): not an error
             raise typer.Exit(0)

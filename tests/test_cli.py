@@ -128,8 +128,20 @@ def test_interrupt_leaves_no_output_and_no_temporary_file(corpus_file, tmp_path,
     monkeypatch.setattr(zhnlp.lexicon.Lexicon, "write", interrupted)
     out = tmp_path / "out.tsv"
     result = run("discover-words", corpus_file, "-o", out, "-q", "--min-count", 5)
-    assert result.exit_code == 1 and "interrupted" in result.stderr
+    assert result.exit_code == 1 and "interrupted" in result.stderr and "nothing was written" in result.stderr
     assert list(tmp_path.iterdir()) == [corpus_file]
+
+
+def test_an_interrupted_job_that_saved_its_state_says_how_to_resume(corpus_file, monkeypatch):
+    import zhnlp.lexicon
+    from zhnlp.errors import Interrupted
+
+    def interrupted(*args, **kwargs):
+        raise Interrupted("a checkpoint was saved at step 7; run the same command to resume")
+
+    monkeypatch.setattr(zhnlp.lexicon.Lexicon, "write", interrupted)
+    result = run("discover-words", corpus_file, "-q", "--min-count", 5)
+    assert result.exit_code == 1 and "saved at step 7" in result.stderr and "nothing was written" not in result.stderr
 
 
 def test_a_huge_single_line_is_streamed(tmp_path, language, monkeypatch):

@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from zhnlp.couplet import CoupletConfig, CoupletModel, constrained_decode, rule_violations  # noqa: E402
 from zhnlp.couplet.decode import plain_decode  # noqa: E402
+from zhnlp.errors import Interrupted  # noqa: E402
 
 from .conftest import SHARED_DATA, requires_data  # noqa: E402
 
@@ -222,7 +223,7 @@ def test_couplet_training_resumes_after_a_kill_to_the_same_state(tmp_path, monke
             yield batch
 
     monkeypatch.setattr(CoupletBatches, "__iter__", interrupted_iter)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="saved at step 25; run the same command to resume"):
         _train(data, tmp_path / "resumed", 40)
     assert json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["step"] == 25
     monkeypatch.undo()

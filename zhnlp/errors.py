@@ -16,6 +16,14 @@ class ZhnlpError(Exception):
         self.exit_code = exit_code
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped a job that saved its state first; ``hint`` says how to go on."""
+
+    def __init__(self, hint: str):
+        super().__init__(hint)
+        self.hint = hint
+
+
 class InputError(ZhnlpError):
     """An input file or stream cannot be read as text."""
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
+from ..errors import Interrupted
 from ..progress import progress_task
 from .device import resolve_device, seed_everything
 
@@ -196,7 +197,8 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def train(self, batches: ResumableBatches, evaluate: Callable[[object], dict] | None = None) -> TrainResult:
         """Train to ``max_steps`` (or an early stop), resuming from the checkpoint when there is one.
-        Ctrl-C or SIGTERM saves a checkpoint and re-raises KeyboardInterrupt."""
+        Ctrl-C or SIGTERM saves a checkpoint and raises ``zhnlp.errors.Interrupted`` (a KeyboardInterrupt
+        whose hint says how to resume)."""
         with _terminate_as_interrupt():
             return self._train(batches, evaluate)
 
@@ -272,7 +274,8 @@ class Trainer:
         except KeyboardInterrupt:
             if self.step > start_step:
                 self.save_checkpoint()
-                self.log(f"interrupted at step {self.step}; checkpoint saved, run the same command to resume")
+                raise Interrupted(f"a checkpoint was saved at step {self.step}; run the same command to resume") \
+                    from None
             raise
         return TrainResult(self.step, self.stopped_early, start_step, time.perf_counter() - start, self.tokens,
                            last_loss, self.evaluations, self.evaluation_seconds)
