@@ -106,7 +106,14 @@ def without_long_runs(corpus, folder) -> tuple[str, int]:
 
 
 def ensure_lexicon(corpus) -> str:
-    path = RESULTS / f"lexicon_{corpus.stem}.tsv"
+    """The lexicon discover-words finds with its defaults, cached under a name that changes with them."""
+    import hashlib
+    from dataclasses import asdict
+
+    from zhnlp.discovery import DiscoveryConfig
+
+    defaults = hashlib.sha1(json.dumps(asdict(DiscoveryConfig()), sort_keys=True).encode()).hexdigest()[:8]
+    path = RESULTS / f"lexicon_{corpus.stem}_{defaults}.tsv"
     if not path.is_file():
         from zhnlp import discover_words
 
