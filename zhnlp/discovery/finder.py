@@ -1,7 +1,8 @@
 """Unsupervised word discovery by minimum entropy, after 最小熵原理(二)："当机立断"之词库构建
 (Su Jianlin, kexue.fm/archives/5476) and his word-discovery code.
 
-The corpus is read once, streaming:
+The corpus is read once, streaming, and kept encoded (2 bytes a char, spilled to disk when large)
+for the later passes:
 1. count the 1..4-grams of every run of Chinese characters (compiled counter, one hash partition
    per worker thread);
 2. keep the *cohesive* n-grams: seen at least ``min_count`` times, and even their weakest binary
@@ -10,9 +11,11 @@ The corpus is read once, streaming:
    the pieces; a piece longer than ``max_len`` is cut again at its weakest link;
 4. check long pieces back: every 3..4-char substring of a candidate must itself be cohesive;
 5. remove redundancy, longest candidates first, with the unigram model: w stays a word only if
-   ln(p_w / ∏ p_i) > 1 for its best split into other words w = i1 i2 ... (eq. 2.17: merging the
-   parts lowers the corpus' bits per character only then); otherwise its count goes to its parts;
-6. optionally (``iterations`` > 1) re-segment the corpus with the lexicon, recount, and repeat 5.
+   ln(p_w / ∏ p_i) > ``redundancy`` for its best split into other words w = i1 i2 ... (eq. 2.17:
+   merging the parts lowers the corpus' bits per character only when it exceeds 1); otherwise its
+   count goes to its parts;
+6. ``iterations`` - 1 times (once by default): re-segment the corpus with the lexicon (the unigram
+   DP, compiled, on all cores), recount, and repeat 5.
 
 No dictionary is used anywhere: discovery is unsupervised.
 """
@@ -75,7 +78,7 @@ class DiscoveryConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# encoded corpus, kept for the second pass (in memory, spilled to a temporary file when large)
+# encoded corpus, kept for the later passes (in memory, spilled to a temporary file when large)
 # ---------------------------------------------------------------------------------------------
 # 32 MB: the spilled part is read back sequentially, at disk speed (the page cache, usually), while the
 # counter, piece and lattice tables need the memory more; on modern_zh (67 MB encoded) this keeps peak
