@@ -119,6 +119,30 @@ def test_numpy_runtime_matches_the_torch_model(tmp_path):
         assert [s for _, s in a.candidates] == pytest.approx([s for _, s in b.candidates], abs=1e-4)
 
 
+def test_batches_decoded_on_threads_match_one_line_at_a_time(tmp_path, monkeypatch):
+    """Many small batches go to a thread pool (one BLAS thread each); the answers and their order
+    must be those of decoding each line alone."""
+    from zhnlp.couplet import Couplet, couplet
+
+    torch.manual_seed(2)
+    CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16)).save_pretrained(
+        tmp_path / "m", VOCAB, dtype=torch.float32)
+    bot = Couplet.from_pretrained(tmp_path / "m", device="cpu")
+    rng = random.Random(0)
+    letters = [c for c in VOCAB[2:] if c not in "，。"]
+    uppers = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 9))) for _ in range(60)]
+    pools = []
+    original = couplet._batch_threads
+    monkeypatch.setattr(couplet.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(couplet, "_batch_threads", lambda chunks: pools.append(chunks) or original(chunks))
+    together = bot.answer(uppers, n=2, tone=True, batch_size=3)
+    assert pools[0] > 4  # many chunks: the threaded path ran
+    for upper, answer in zip(uppers, together):
+        alone = bot.answer(upper, n=2, tone=True)
+        assert answer.upper == upper and [t for t, _ in answer.candidates] == [t for t, _ in alone.candidates]
+        assert [s for _, s in answer.candidates] == pytest.approx([s for _, s in alone.candidates], abs=1e-5)
+
+
 def test_plain_decoder_forbids_the_upper_character_even_punctuation():
     upper = "天，"
     scores = np.full((2, len(VOCAB)), -10.0)
