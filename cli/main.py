@@ -85,8 +85,10 @@ def discover_words_command(
                                                          "from the -o suffix, else tsv.",
                                                          show_default=False)] = None,
     force: ForceOpt = False,
-    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")] = DiscoveryConfig.min_count,
-    max_len: Annotated[int, typer.Option("--max-len", min=1, max=8, help="Longest word, in characters.")] = DiscoveryConfig.max_len,
+    min_count: Annotated[int, typer.Option("--min-count", min=1, help="Least occurrences of a word.")
+                         ] = DiscoveryConfig.min_count,
+    max_len: Annotated[int, typer.Option("--max-len", min=1, max=8, help="Longest word, in characters.")
+                       ] = DiscoveryConfig.max_len,
     min_pmi: Annotated[float, typer.Option("--min-pmi", min=0.0, help="Cohesion per link, in nats: an "
                                            "n-gram's weakest split needs min_pmi*(n-1).")] = DiscoveryConfig.min_pmi,
     redundancy: Annotated[float, typer.Option("--redundancy", help="Keep a word when ln(p(w)/prod p(parts)) "

@@ -73,7 +73,7 @@ def _gpu_may_be_present() -> bool:
 def _batch_threads(num_chunks: int):
     """A pool to decode batches on every core: numpy releases the GIL in its loops and in BLAS, but
     its elementwise loops use one core, so one batch per thread with single-threaded BLAS beats one
-    batch at a time with multi-threaded BLAS (1.6-1.9x on 2 cores). One chunk: run it here."""
+    batch at a time with multi-threaded BLAS (1.6x on this 2-core machine). One chunk: run it here."""
     threads = min(num_chunks, os.cpu_count() or 1, 8)
     if threads <= 1:
         yield _InlinePool()
