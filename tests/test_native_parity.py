@@ -50,6 +50,16 @@ def test_counting_cutting_parity(text, nparts, max_entries, min_count, min_pmi, 
     assert compiled == twin
 
 
+def _lattice(module, lexicon: dict, removed=()):
+    """A WordLattice of module with lexicon's counts, then the words of removed set to 0."""
+    lattice = module.WordLattice()
+    for word, count in lexicon.items():
+        lattice.set_count(word, count)
+    for word in removed:
+        lattice.set_count(word, 0)
+    return lattice
+
+
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(alphabet="天地人和的了之不山水", max_size=60),
        lexicon=st.dictionaries(st.text(alphabet="天地人和的了之不山水", min_size=1, max_size=4),
@@ -58,11 +68,7 @@ def test_counting_cutting_parity(text, nparts, max_entries, min_count, min_pmi, 
 def test_lattice_parity(text, lexicon, removed):
     results = []
     for module in (kernels, pure):
-        lattice = module.WordLattice()
-        for word, count in lexicon.items():
-            lattice.set_count(word, count)
-        for word in removed:
-            lattice.set_count(word, 0)
+        lattice = _lattice(module, lexicon, removed)
         results.append((lattice.cut(text), lattice.total, len(lattice)))
     assert results[0] == results[1]
     assert "".join(results[0][0]) == text
@@ -80,11 +86,7 @@ def test_word_tally_parity_and_meaning(text, lexicon, removed):
     for module in (kernels, pure):
         vocab = module.CharVocab()
         ids = vocab.encode(text)
-        lattice = module.WordLattice()
-        for word, count in lexicon.items():
-            lattice.set_count(word, count)
-        for word in removed:
-            lattice.set_count(word, 0)
+        lattice = _lattice(module, lexicon, removed)
         codepoints = array("I", [0, *map(ord, vocab.chars[1:])])
         tallies = [array("d", bytes(8 * lattice.tally_size)) for _ in range(2)]
         for tally in tallies:  # the same chunk twice, as if two threads had counted a chunk each
@@ -106,9 +108,7 @@ def test_redundancy_removal_parity(lexicon, checks, threshold):
     candidates = sorted((w for w in lexicon if len(w) > 1), key=lambda w: (-len(w), w))
     results = []
     for module in (kernels, pure):
-        lattice = module.WordLattice()
-        for word, count in lexicon.items():
-            lattice.set_count(word, count)
+        lattice = _lattice(module, lexicon)
         scores = lattice.remove_redundancy(candidates, checks[:len(candidates)], threshold)
         results.append((scores, lattice.words(), lattice.total))
     assert results[0] == results[1]
@@ -238,9 +238,7 @@ def test_jieba_cut_and_encode_parity(text, lexicon, known, offsets, word_ids):
     """cut_jieba (jieba's blocks, DP and ASCII runs) and encode_jieba (words mapped to pieces)."""
     results = []
     for module in (kernels, pure):
-        lattice = module.WordLattice()
-        for word, count in lexicon.items():
-            lattice.set_count(word, count)
+        lattice = _lattice(module, lexicon)
         words = lattice.cut_jieba(text)
         pieces = {w: tuple(x for i in range(len(w)) for x in (len(w) * 10 + i, i, i + 1)) for w in known}
         results.append((words, lattice.encode_jieba(text, pieces, offsets, word_ids)))
