@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from zhnlp._native import COMPILED, pure
@@ -234,6 +234,7 @@ JIEBA_ALPHABET = "天地人和的了之不山水ab1Z+#._-% \t\r\n，😀ｆ"
                                st.integers(1, 50), max_size=30),
        known=st.sets(st.text(alphabet=JIEBA_ALPHABET, min_size=1, max_size=3), max_size=20),
        offsets=st.booleans(), word_ids=st.booleans())
+@example(text="11", lexicon={}, known={"11"}, offsets=False, word_ids=False)  # a known word of two pieces
 def test_jieba_cut_and_encode_parity(text, lexicon, known, offsets, word_ids):
     """cut_jieba (jieba's blocks, DP and ASCII runs) and encode_jieba (words mapped to pieces)."""
     results = []
@@ -243,7 +244,8 @@ def test_jieba_cut_and_encode_parity(text, lexicon, known, offsets, word_ids):
         pieces = {w: tuple(x for i in range(len(w)) for x in (len(w) * 10 + i, i, i + 1)) for w in known}
         results.append((words, lattice.encode_jieba(text, pieces, offsets, word_ids)))
         filled = lattice.encode_jieba(text, dict(pieces), offsets, word_ids, lambda w: (len(w), 0, len(w)))
-        assert filled[3] == [] and len(filled[0]) == len(words)
+        # one id per word from on_missing, one per piece of a known word (len(w) pieces: see above)
+        assert filled[3] == [] and len(filled[0]) == sum(len(w) if w in pieces else 1 for w in words)
         results.append(filled)
     assert results[0] == results[2] and results[1] == results[3]
     words, (ids, spans, indices, missing) = results[0]
