@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from zhnlp.couplet.shortlist import DEFAULT_SHORTLIST_SIZE  # the option's default
+
 from .common import (DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, QuietOpt, handle_errors, looks_like_file,
                      text_lines)
 
@@ -16,6 +18,9 @@ evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evalua
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="A couplet model folder (default: the "
                                                   "one shipped with zhnlp).")]
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with train/ and dev/ (in.txt, out.txt).")]
+ShortlistOpt = Annotated[bool, typer.Option("--shortlist/--no-shortlist", help="Score only the lower characters "
+                                            "the model's shortlist gives each upper character (fast); or the whole "
+                                            "vocabulary.")]
 
 
 @handle_errors
@@ -29,6 +34,9 @@ def couplet(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line: upper, candidates "
                                               "with scores, unknown characters.")] = False,
     device: DeviceOpt = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Lines of one length decoded "
+                                            "together.")] = 512,
+    shortlist: ShortlistOpt = True,
     encoding: EncodingOpt = "utf-8",
 ) -> None:
     """Write the lower line of a couplet (对联), under the rules: same length, punctuation copied,
@@ -41,10 +49,10 @@ def couplet(
     from zhnlp.couplet import Couplet
     from zhnlp.errors import InputError
 
-    bot = Couplet.from_pretrained(model, device=device)
+    bot = Couplet.from_pretrained(model, device=device, shortlist=shortlist)
     lines = list(text_lines(upper, encoding, "answer"))
     try:
-        answers = bot.answer(lines, n=n, constrained=not plain, tone=tone)
+        answers = bot.answer(lines, n=n, constrained=not plain, tone=tone, batch_size=batch_size)
     except InputError as error:
         if upper == "-" or looks_like_file(upper):  # name where the bad line came from
             raise InputError(f"{'stdin' if upper == '-' else upper}, {error.message}", error.hint) from None
@@ -84,6 +92,9 @@ def train_couplet_command(
     epsilon: Annotated[float, typer.Option("--epsilon", help="FGM step size.")] = 0.5,
     device: DeviceOpt = "auto",
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    shortlist_size: Annotated[int, typer.Option("--shortlist", min=0, help="Lower characters per upper character "
+                                                "the decoder scores, from the training pairs (0: the whole "
+                                                "vocabulary).")] = DEFAULT_SHORTLIST_SIZE,
     both_directions: Annotated[bool, typer.Option("--both-directions", help="Also train on each pair reversed "
                                                   "(lower line in, upper line out): twice the pairs.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")] = False,
@@ -110,7 +121,7 @@ def train_couplet_command(
     summary = train_couplet(data, output, CoupletConfig(embedding_dim=width, dropout=dropout,
                                                      dilations=dilation_tuple), trainer_config,
                             batch_size=batch_size, epochs=epochs, restart=restart, force=force, show_progress=not quiet,
-                            both_directions=both_directions)
+                            both_directions=both_directions, shortlist_size=shortlist_size)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 
@@ -122,6 +133,7 @@ def evaluate_couplet_command(
     split: Annotated[str, typer.Option("--split", help="Which split of --data to score.")] = "dev",
     tone: Annotated[bool, typer.Option("--tone", help="Constrain the last character to a level tone.")] = False,
     device: DeviceOpt = "auto",
+    shortlist: ShortlistOpt = True,
     json_output: JsonOpt = False,
 ) -> None:
     """BLEU, char accuracy, exact match and rule violations, plain argmax vs the constrained decoder.
@@ -132,7 +144,7 @@ def evaluate_couplet_command(
     """
     from zhnlp.couplet import evaluate_couplet
 
-    scores = evaluate_couplet(model, data, split, device=device, tone=tone)
+    scores = evaluate_couplet(model, data, split, device=device, tone=tone, shortlist=shortlist)
     if json_output:
         typer.echo(json.dumps(scores, ensure_ascii=False))
         return

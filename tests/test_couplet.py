@@ -170,6 +170,63 @@ def test_tone_constraint_ends_on_a_level_tone():
         assert is_level_tone(lower[-1])
 
 
+def test_shortlist_holds_the_most_aligned_characters_and_never_a_banned_one():
+    from zhnlp.couplet.decode import never_emitted
+    from zhnlp.couplet.shortlist import build_shortlist
+
+    pairs = [("天地", "地天"), ("天山", "云水"), ("天风", "云月"), ("天，", "花，"), ("山", "水")]
+    shortlist = build_shortlist(pairs, VOCAB, size=3)  # (V, 3)
+    assert shortlist.shape == (len(VOCAB), 3)
+    # 天 is answered by 云 twice, 地 and 花 once each (ties by id); 天 itself and "，" never
+    assert [VOCAB[i] for i in shortlist[INDEX["天"]]] == ["云", "地", "花"]
+    # 山 has one partner, 水; then the most frequent lower characters (云 2, 水 2 ...) fill the row
+    assert VOCAB[shortlist[INDEX["山"], 0]] == "水" and len(set(shortlist[INDEX["山"]].tolist())) == 3
+    assert not np.isin(shortlist, never_emitted(VOCAB)).any()
+    assert not (shortlist == np.arange(len(VOCAB))[:, None]).any()  # never the upper character itself
+    small = build_shortlist(pairs, VOCAB[:8], size=64)  # 4 characters to emit: rows of the other 3
+    assert small.shape == (8, 3)
+
+
+def test_shortlist_decoding_keeps_the_rules_and_falls_back_when_it_runs_dry(tmp_path):
+    """Every chosen character comes from its position's shortlist row; a line whose groups all share
+    one single partner cannot be served by the shortlist and is decoded over the whole vocabulary."""
+    from zhnlp.couplet import Couplet
+
+    torch.manual_seed(3)
+    model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16)).eval()
+    rng = np.random.default_rng(0)
+    emittable = np.arange(4, len(VOCAB))
+    shortlist = np.stack([rng.choice(emittable[emittable != u], size=4, replace=False)
+                          for u in range(len(VOCAB))])  # (V, 4)
+    bot, whole = Couplet(model, VOCAB, shortlist=shortlist), Couplet(model, VOCAB)
+    uppers = ["天地", "天天", "风云日月", "山水，山水。", "天，天地，地", "日月日月日"]
+    for tone in (False, True):
+        for answer in bot.answer(uppers, n=3, tone=tone):
+            assert answer.candidates
+            for lower, _ in answer.candidates:
+                assert rule_violations(answer.upper, lower) == []
+                assert all(INDEX[w] in shortlist[INDEX[u]] for u, w in zip(answer.upper, lower) if u not in "，。")
+    dry = Couplet(model, VOCAB, shortlist=np.full_like(shortlist, INDEX["秋"]))  # one partner for every character
+    assert dry("天") == "秋"  # one group: the shortlist serves it
+    assert dry("天地") == whole("天地") != "秋秋"  # two groups, one character: the whole vocabulary serves them
+
+
+def test_a_broken_shortlist_file_is_a_clear_error(tmp_path):
+    from safetensors.numpy import save_file
+
+    from zhnlp.couplet import Couplet
+    from zhnlp.couplet.shortlist import SHORTLIST_FILE
+    from zhnlp.errors import InputError
+
+    CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=8)).save_pretrained(tmp_path, VOCAB)
+    identity = np.tile(np.arange(len(VOCAB), dtype=np.int32)[:, None], (1, 2))  # each character its own partner
+    for broken in (identity, identity[:5]):
+        save_file({"shortlist": broken}, str(tmp_path / SHORTLIST_FILE))
+        with pytest.raises(InputError, match=SHORTLIST_FILE):
+            Couplet.from_pretrained(tmp_path, device="cpu")
+    assert Couplet.from_pretrained(tmp_path, device="cpu", shortlist=False).shortlist is None
+
+
 def _mapping_pairs(n=400, seed=0):
     """Pairs where lower[i] = MAP[upper[i]]: a rule a tiny model must learn."""
     mapping = dict(zip("天山风日春花红", "地水云月秋鸟绿"))
@@ -222,10 +279,23 @@ def test_tiny_model_learns_a_mapping_and_round_trips(tmp_path):
     scores = evaluate_couplet(tmp_path / "model", data, device="cpu")
     assert scores["constrained"]["rule_violation_rate"] == 0 and scores["constrained"]["char_accuracy"] > 0.9
     model, vocab = CoupletModel.from_pretrained(tmp_path / "model")
-    again = Couplet(model, vocab)
+    again = Couplet(model, vocab, shortlist=bot.shortlist)  # the shortlist train_couplet wrote
     on_torch, on_numpy = again.answer("天山风", n=3).candidates, bot.answer("天山风", n=3).candidates
     assert [t for t, _ in on_torch] == [t for t, _ in on_numpy]
     assert [s for _, s in on_torch] == pytest.approx([s for _, s in on_numpy], abs=1e-4)
+
+
+def test_a_finished_run_writes_its_missing_shortlist_when_run_again(tmp_path):
+    from zhnlp.couplet.shortlist import SHORTLIST_FILE
+
+    data = _write_data(tmp_path / "data", _mapping_pairs(120))
+    _train(data, tmp_path / "model", 10)
+    written = (tmp_path / "model" / SHORTLIST_FILE).read_bytes()
+    weights = (tmp_path / "model" / "model.safetensors").read_bytes()
+    (tmp_path / "model" / SHORTLIST_FILE).unlink()
+    _train(data, tmp_path / "model", 10)  # resumes at its last step: nothing to train
+    assert (tmp_path / "model" / SHORTLIST_FILE).read_bytes() == written
+    assert (tmp_path / "model" / "model.safetensors").read_bytes() == weights
 
 
 def test_couplet_training_resumes_after_a_kill_to_the_same_state(tmp_path, monkeypatch):

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .decode import (assemble, best_assignments, candidates_needed, character_groups, is_punctuation, plain_decode,
+from .decode import (assemble, best_assignments, candidates_needed, character_groups, never_emitted, plain_decode,
                      tone_position, top_candidates)
 from .folder import PAD, UNK
 from .numpy_model import NumpyCouplet
+from .shortlist import load_shortlist
 
 _CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -63,6 +64,14 @@ class _TorchNetwork:
         with self.torch.inference_mode():
             return self.model.output(self.torch.from_numpy(hidden).to(self.device)).float().cpu().numpy()
 
+    def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
+        """NumpyCouplet.shortlisted_logits's result; on a GPU the whole output layer costs little."""
+        torch = self.torch
+        with torch.inference_mode():
+            logits = self.model.output(torch.from_numpy(hidden).to(self.device))  # (N, V)
+            columns = torch.from_numpy(shortlist[upper_ids]).to(self.device)  # (N, K)
+            return logits.gather(1, columns).float().cpu().numpy()
+
 
 def _gpu_may_be_present() -> bool:
     """A cheap look for an NVIDIA driver, so that the CPU path never pays for importing torch."""
@@ -98,32 +107,38 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
 
 
 class Couplet:
-    def __init__(self, network, vocab: list[str], device: str = "cpu"):
-        """``network``: a NumpyCouplet, or a PyTorch CoupletModel to run on ``device``."""
+    def __init__(self, network, vocab: list[str], device: str = "cpu", shortlist: np.ndarray | None = None):
+        """``network``: a NumpyCouplet, or a PyTorch CoupletModel to run on ``device``; ``shortlist``:
+        (V, K) lower-character ids per upper character (shortlist.py), or None for the whole vocabulary."""
         self.network = network if isinstance(network, NumpyCouplet) else _TorchNetwork(network, device)
         self.device = "cpu (numpy)" if isinstance(network, NumpyCouplet) else str(self.network.device)
         self.vocab = vocab
         self.index = {c: i for i, c in enumerate(vocab)}
-        self.banned = np.array([i for i, c in enumerate(vocab) if c in (PAD, UNK) or is_punctuation(c)], dtype=np.int64)
+        self.banned = never_emitted(vocab)
+        self.shortlist = shortlist
         self._level_tone: np.ndarray | None = None
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike | None = None, device: str = "auto") -> "Couplet":
+    def from_pretrained(cls, directory: str | os.PathLike | None = None, device: str = "auto",
+                        shortlist: bool = True) -> "Couplet":
         """A model folder (default: the one shipped with zhnlp). ``device``: auto (CUDA when there is
-        a GPU, else the CPU), cpu, cuda or cuda:N."""
+        a GPU, else the CPU), cpu, cuda or cuda:N. ``shortlist``: score each position's shortlist
+        only, when the folder has one (shortlist.py); False: the whole vocabulary."""
         folder = Path(directory) if directory is not None else default_model_dir()
         if not folder.is_dir():
             raise InputError(f"no couplet model folder: {folder}",
                              "train one: zhnlp train couplet --data ../shared/data/couplet -o DIR, then pass --model DIR")
         if device == "cpu" or (device == "auto" and not _gpu_may_be_present()):
-            return cls(*NumpyCouplet.from_pretrained(folder))
-        from ..training import resolve_device
-        from .model import CoupletModel
+            network, vocab = NumpyCouplet.from_pretrained(folder)
+        else:
+            from ..training import resolve_device
+            from .model import CoupletModel
 
-        setup = resolve_device(device)
-        if setup.device.type == "cpu":
-            return cls(*NumpyCouplet.from_pretrained(folder))
-        return cls(*CoupletModel.from_pretrained(folder), device=str(setup.device))
+            setup = resolve_device(device)
+            network, vocab = (NumpyCouplet.from_pretrained(folder) if setup.device.type == "cpu"
+                              else CoupletModel.from_pretrained(folder))
+            device = str(setup.device)
+        return cls(network, vocab, device, load_shortlist(folder, vocab) if shortlist else None)
 
     @property
     def max_length(self) -> int:
@@ -150,10 +165,11 @@ class Couplet:
         return self._level_tone
 
     def answer(self, uppers: str | list[str], n: int = 1, constrained: bool = True, tone: bool = False,
-               batch_size: int = 128, scores: bool = True) -> CoupletAnswer | list[CoupletAnswer]:
+               batch_size: int = 512, scores: bool = True) -> CoupletAnswer | list[CoupletAnswer]:
         """Lower lines for one upper line or a list: the n best under the rules (or the plain argmax).
 
-        Lines of one length share a batch; the rules' masks, the sums over repeated characters and
+        Lines of one length share a batch (``batch_size`` at most: larger batches share each shortlist
+        row's output vectors among more positions); the rules' masks, the sums over repeated characters and
         the best character per group are computed for the whole batch at once. ``scores=False``
         skips the softmax's normaliser, the costliest step after the model: the lines are the same,
         their scores then unnormalised."""
@@ -194,11 +210,14 @@ class Couplet:
         totals = np.take_along_axis(log_probs, best_ids[..., None], -1)[..., 0].sum(-1)
         return [[("".join(self.vocab[t] for t in row), float(total))] for row, total in zip(best_ids.tolist(), totals)]
 
-    def _decode_constrained(self, lines: list[str], ids: np.ndarray, n: int, tone: bool,
-                            normalise: bool) -> list[list[tuple[str, float]]]:
+    def _decode_constrained(self, lines: list[str], ids: np.ndarray, n: int, tone: bool, normalise: bool,
+                            use_shortlist: bool = True) -> list[list[tuple[str, float]]]:
         """``decode.constrained_decode`` for a batch of lines of one length, with the softmax computed
-        only where a character is chosen. A line whose groups' best characters are distinct is done
-        after one argmax per group (most lines, when n = 1); the others go to ``best_assignments``."""
+        only where a character is chosen, over each position's shortlist (all the vocabulary when the
+        model has none). A line whose groups' best characters are distinct is done after one argmax
+        per group (most lines, when n = 1); the others go to ``best_assignments``. A line the
+        shortlist cannot serve (no distinct characters left for its groups) is decoded again over
+        the whole vocabulary."""
         groups = [character_groups(line) for line in lines]
         # rows: every non-punctuation position; each group's first position is its leader row
         row_line, row_position, leaders, followers, follower_leaders, tone_rows = [], [], [], [], [], []
@@ -215,30 +234,53 @@ class Couplet:
                     row_line.append(line)
                     row_position.append(position)
         hidden = self.network.encode(ids)[row_line, row_position]  # (N, C)
-        logits = self.network.logits(hidden)  # (N, V)
-        # log-probability = logit - normaliser: a constant per row, so it never changes the choice
-        normaliser = _logsumexp(logits) if normalise else np.zeros(len(row_line), dtype=logits.dtype)  # (N,)
-        logits[:, self.banned] = -np.inf
-        logits[np.arange(len(row_line)), ids[row_line, row_position]] = -np.inf  # never the upper character
+        upper_ids = ids[row_line, row_position]  # (N,)
+        rows = np.arange(len(row_line))
+        if use_shortlist and self.shortlist is not None:
+            columns = self.shortlist[upper_ids]  # (N, K): the ids each row's scores stand for
+            logits = self.network.shortlisted_logits(hidden, upper_ids, self.shortlist)  # (N, K)
+            # the normaliser of the shortlist: scores are log-probabilities among its characters
+            normaliser = _logsumexp(logits) if normalise else np.zeros(len(row_line), dtype=logits.dtype)  # (N,)
+        else:  # the shortlist's exclusions, made by hand
+            columns = None
+            logits = self.network.logits(hidden)  # (N, V)
+            # log-probability = logit - normaliser: a constant per row, so it never changes the choice
+            normaliser = _logsumexp(logits) if normalise else np.zeros(len(row_line), dtype=logits.dtype)  # (N,)
+            logits[:, self.banned] = -np.inf
+            logits[rows, upper_ids] = -np.inf  # never the upper character
         if tone_rows:
-            logits[np.ix_(tone_rows, ~self.level_tone_mask())] = -np.inf
+            level = self.level_tone_mask()
+            logits[tone_rows] = np.where(level[columns[tone_rows]] if columns is not None else level,
+                                         logits[tone_rows], -np.inf)
         if followers:  # a repeated character: its group's score is the sum over its positions
             np.add.at(logits, follower_leaders, logits[followers])
             np.add.at(normaliser, follower_leaders, normaliser[followers])
-        best_ids = logits.argmax(-1)  # (N,)
-        best = (logits[np.arange(len(row_line)), best_ids] - normaliser)[leaders].tolist()
-        best_ids = best_ids[leaders].tolist()
+        best_columns = logits.argmax(-1)  # (N,)
+        best = (logits[rows, best_columns] - normaliser)[leaders].tolist()
+        best_ids = (columns[rows, best_columns] if columns is not None else best_columns)[leaders].tolist()
         results: list[list[tuple[str, float]]] = []
+        unserved: list[int] = []
         g = 0
-        for line, line_groups in zip(lines, groups):
+        for line_number, (line, line_groups) in enumerate(zip(lines, groups)):
             count = len(line_groups)
             chosen, scores = best_ids[g:g + count], best[g:g + count]
             if n == 1 and len(set(chosen)) == count and min(scores) > -np.inf:
                 results.append([(assemble(line, line_groups, chosen, self.vocab), sum(scores))])
             else:  # a clash (or n > 1): the exact search, over each group's best candidates
-                rows = leaders[g:g + count]
-                candidates = top_candidates(logits[rows] - normaliser[rows, None], candidates_needed(n, count))
-                results.append([(assemble(line, line_groups, tokens, self.vocab), total)
-                                for total, tokens in best_assignments(candidates, n)])
+                group_rows = leaders[g:g + count]
+                candidates = top_candidates(logits[group_rows] - normaliser[group_rows, None],
+                                            candidates_needed(n, count))
+                if columns is not None:
+                    candidates = [(columns[row][picked], scores) for row, (picked, scores)
+                                  in zip(group_rows, candidates)]
+                found = best_assignments(candidates, n)
+                if not found and columns is not None:
+                    unserved.append(line_number)
+                results.append([(assemble(line, line_groups, tokens, self.vocab), total) for total, tokens in found])
             g += count
+        if unserved:
+            again = self._decode_constrained([lines[i] for i in unserved], ids[unserved], n, tone, normalise,
+                                             use_shortlist=False)
+            for i, candidates in zip(unserved, again):
+                results[i] = candidates
         return results

@@ -14,14 +14,23 @@ exactly (``best_assignments``).
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import unicodedata
 
 import numpy as np
 
+from .folder import PAD, UNK
 
+
+@functools.lru_cache(maxsize=65536)  # called for every character of every line decoded
 def is_punctuation(char: str) -> bool:
     return unicodedata.category(char)[0] in "PS" or char.isspace()
+
+
+def never_emitted(vocab: list[str]) -> np.ndarray:
+    """Ids the constrained decoder never emits: [PAD], [UNK] and punctuation (which is only copied)."""
+    return np.array([i for i, c in enumerate(vocab) if c in (PAD, UNK) or is_punctuation(c)], dtype=np.int64)
 
 
 def plain_decode(upper_ids, log_probs: np.ndarray, banned) -> np.ndarray:

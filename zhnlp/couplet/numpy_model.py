@@ -25,6 +25,7 @@ class NumpyCouplet:
             stacked = np.ascontiguousarray(kernel.transpose(2, 1, 0).reshape(-1, kernel.shape[0]))  # (k C, 2C)
             self.convolutions.append((dilation, stacked, weights[f"encoder.layers.{i}.conv.bias"]))
         self.output_weight = np.ascontiguousarray(weights["output.weight"].T)  # (C, V)
+        self.output_rows = np.ascontiguousarray(weights["output.weight"])  # (V, C): a shortlist's rows gathered
         self.output_bias = weights["output.bias"]  # (V,)
 
     @classmethod
@@ -37,24 +38,56 @@ class NumpyCouplet:
 
     def encode(self, input_ids: np.ndarray) -> np.ndarray:
         """(B, T) ids, 0 = padding -> (B, T, C) hidden states."""
-        mask = (input_ids != 0)[..., None].astype(np.float32)  # (B, T, 1)
+        mask = (input_ids != 0)[..., None].astype(np.float32) if (input_ids == 0).any() else None  # (B, T, 1)
         x = self.embedding[input_ids]  # (B, T, C)
-        length = x.shape[1]
+        batch, length, channels = x.shape
         kernel_size = self.config.kernel_size
+        # what the convolution sees at each position: the k shifted inputs side by side, zero beyond the ends
+        windows = np.empty((batch, length, kernel_size * channels), dtype=np.float32)  # (B, T, k C)
         for dilation, weight, bias in self.convolutions:
-            x = x * mask
-            pad = dilation * (kernel_size - 1) // 2
-            padded = np.pad(x, ((0, 0), (pad, pad), (0, 0)))  # (B, T + 2 pad, C)
-            windows = np.concatenate([padded[:, j * dilation:j * dilation + length] for j in range(kernel_size)],
-                                     axis=-1)  # (B, T, k C): what the convolution sees at each position
-            hg = (windows.reshape(-1, windows.shape[-1]) @ weight).reshape(*x.shape[:2], -1) + bias  # (B, T, 2C)
-            h, g = np.split(hg, 2, axis=-1)  # (B, T, C) each
-            gate = 1.0 / (1.0 + np.exp(-g))
-            x = x * gate + h * (1.0 - gate)
-        return x * mask
+            if mask is not None:
+                x = x * mask
+            for j in range(kernel_size):
+                shift = j * dilation - dilation * (kernel_size - 1) // 2  # input offset seen by tap j
+                view = windows[:, :, j * channels:(j + 1) * channels]
+                if shift < 0:
+                    view[:, -shift:] = x[:, :length + shift]
+                    view[:, :-shift] = 0.0
+                elif shift > 0:
+                    view[:, :length - shift] = x[:, shift:]
+                    view[:, length - shift:] = 0.0
+                else:
+                    view[:] = x
+            hg = windows.reshape(-1, windows.shape[-1]) @ weight  # (B T, 2C)
+            hg += bias
+            h, g = hg[:, :channels], hg[:, channels:]  # (B T, C) each
+            np.negative(g, out=g)  # g becomes the gate σ(g) = 1 / (1 + e^-g), in place
+            np.exp(g, out=g)
+            g += 1.0
+            np.reciprocal(g, out=g)
+            x = x.reshape(-1, channels) - h  # x·σ + h·(1 − σ) = h + (x − h)·σ
+            x *= g
+            x += h
+            x = x.reshape(batch, length, channels)
+        return x if mask is None else x * mask
 
     def logits(self, hidden: np.ndarray) -> np.ndarray:
         """(..., C) hidden states -> (..., V) logits."""
         # one 2-D product: numpy would loop over leading dimensions with small ones
         flat = hidden.reshape(-1, hidden.shape[-1]) @ self.output_weight + self.output_bias
         return flat.reshape(*hidden.shape[:-1], -1)
+
+    def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
+        """(N, C) hidden states at positions holding ``upper_ids`` (N,) -> (N, K) logits of each
+        position's shortlist row ``shortlist[upper_ids]``: one (n, C) x (C, K) product per distinct
+        upper character, whose rows share the K output vectors."""
+        size = shortlist.shape[1]
+        out = np.empty((len(upper_ids), size), dtype=np.float32)  # (N, K)
+        order = np.argsort(upper_ids, kind="stable")
+        ordered = upper_ids[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
+        for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(ordered)]):
+            rows = order[start:end]
+            columns = shortlist[ordered[start]]  # (K,)
+            out[rows] = hidden[rows] @ self.output_rows[columns].T + self.output_bias[columns]
+        return out

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InputError, OutputError
 from .data import CoupletBatches, build_vocab, encode, read_pairs
 from .folder import UNK, CoupletConfig
+from .shortlist import DEFAULT_SHORTLIST_SIZE, SHORTLIST_FILE, build_shortlist, save_shortlist
 
 
 def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
@@ -36,10 +37,12 @@ def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
 
 def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, config: CoupletConfig | None = None,
                   trainer_config=None, batch_size: int = 64, epochs: int = 20, restart: bool = False,
-                  force: bool = False, show_progress: bool = True, both_directions: bool = False) -> dict:
+                  force: bool = False, show_progress: bool = True, both_directions: bool = False,
+                  shortlist_size: int = DEFAULT_SHORTLIST_SIZE) -> dict:
     """Train a couplet model on ``data_dir`` (train/ and dev/); resumable in ``output_dir``.
     ``both_directions``: also learn each pair reversed (lower line in, upper line out), twice the
-    pairs; the correspondence of characters goes both ways."""
+    pairs; the correspondence of characters goes both ways. ``shortlist_size``: lower characters
+    per upper character the decoder scores (shortlist.py; 0: none, the whole vocabulary)."""
     import shutil
 
     from ..training import Trainer, TrainerConfig, seed_everything
@@ -67,6 +70,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
         output_dir.mkdir(parents=True, exist_ok=True)
         vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
     config.vocab_size = len(vocab)
+    if shortlist_size and not (resuming and (output_dir / SHORTLIST_FILE).is_file()):  # a finished run gets one too
+        save_shortlist(output_dir, build_shortlist(train_pairs, vocab, shortlist_size))
     seed_everything(trainer_config.seed)
     model = CoupletModel(config)
     batches = CoupletBatches(train_pairs, vocab, batch_size, config.max_length, seed=trainer_config.seed)
@@ -106,11 +111,13 @@ def score_lines(uppers: list[str], predictions: list[str], references: list[str]
 
 
 def evaluate_couplet(model_dir: str | os.PathLike | None, data_dir: str | os.PathLike, split: str = "dev",
-                     device: str = "auto", tone: bool = False, limit: int | None = None) -> dict:
-    """Plain argmax and constrained decoding on a split (its first ``limit`` pairs), side by side."""
+                     device: str = "auto", tone: bool = False, limit: int | None = None,
+                     shortlist: bool = True) -> dict:
+    """Plain argmax and constrained decoding on a split (its first ``limit`` pairs), side by side.
+    ``shortlist``: the constrained decoder scores the model folder's shortlist only (when it has one)."""
     from .couplet import Couplet
 
-    bot = Couplet.from_pretrained(model_dir, device=device)
+    bot = Couplet.from_pretrained(model_dir, device=device, shortlist=shortlist)
     pairs = [(u, w) for u, w in read_pairs(data_dir, split)[:limit] if len(u) <= bot.max_length]
     if not pairs:
         raise InputError(f"no pairs in {data_dir}/{split}", "check the data folder")
@@ -127,7 +134,7 @@ def counting_baseline(data_dir: str | os.PathLike, split: str = "dev", limit: in
     under the same rules. Used by the benchmark only."""
     from collections import Counter, defaultdict
 
-    from .decode import constrained_decode, is_punctuation
+    from .decode import constrained_decode, never_emitted
 
     train = read_pairs(data_dir, "train")
     vocab = build_vocab(train)
@@ -138,7 +145,7 @@ def counting_baseline(data_dir: str | os.PathLike, split: str = "dev", limit: in
         for i, target in enumerate(low):
             for width, table in zip((2, 1, 0), tables):
                 table[padded[i + 2 - width:i + 3 + width]][target] += 1
-    banned = np.array([i for i, c in enumerate(vocab) if i < 2 or is_punctuation(c)], dtype=np.int64)
+    banned = never_emitted(vocab)
     out = []
     for up, _ in read_pairs(data_dir, split)[:limit]:
         padded = "^^" + up + "$$"
