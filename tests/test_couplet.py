@@ -119,15 +119,21 @@ def test_numpy_runtime_matches_the_torch_model(tmp_path):
         assert [s for _, s in a.candidates] == pytest.approx([s for _, s in b.candidates], abs=1e-4)
 
 
-def test_batches_decoded_on_threads_match_one_line_at_a_time(tmp_path, monkeypatch):
-    """Many small batches go to a thread pool (one BLAS thread each); the answers and their order
-    must be those of decoding each line alone."""
+@pytest.mark.parametrize("with_shortlist", [False, True])
+def test_batches_decoded_on_threads_match_one_line_at_a_time(tmp_path, monkeypatch, with_shortlist):
+    """Many small batches go to a thread pool (one BLAS thread each), and with a shortlist the output
+    layer runs once for all of them; the answers and their order must be those of decoding each
+    line alone."""
     from zhnlp.couplet import Couplet, couplet
+    from zhnlp.couplet.shortlist import build_shortlist, save_shortlist
 
     torch.manual_seed(2)
     CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16)).save_pretrained(
         tmp_path / "m", VOCAB, dtype=torch.float32)
+    if with_shortlist:
+        save_shortlist(tmp_path / "m", build_shortlist(_mapping_pairs(60), VOCAB, size=5))
     bot = Couplet.from_pretrained(tmp_path / "m", device="cpu")
+    assert (bot.shortlist is not None) == with_shortlist
     rng = random.Random(0)
     letters = [c for c in VOCAB[2:] if c not in "，。"]
     uppers = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 9))) for _ in range(60)]

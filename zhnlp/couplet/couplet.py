@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .decode import (assemble, best_assignments, candidates_needed, character_groups, never_emitted, plain_decode,
-                     tone_position, top_candidates)
+from .decode import (assemble, best_assignments, candidates_needed, character_groups, is_punctuation, never_emitted,
+                     plain_decode, top_candidates)
 from .folder import PAD, UNK
 from .numpy_model import NumpyCouplet
 from .shortlist import load_shortlist
@@ -116,6 +116,8 @@ class Couplet:
         self.index = {c: i for i, c in enumerate(vocab)}
         self.banned = never_emitted(vocab)
         self.shortlist = shortlist
+        # each id's character as a codepoint, to write lower lines as arrays ([PAD], [UNK]: never emitted)
+        self._vocab_codepoints = np.array([ord(c) if len(c) == 1 else 0 for c in vocab], dtype=np.uint32)
         self._level_tone: np.ndarray | None = None
 
     @classmethod
@@ -183,18 +185,20 @@ class Couplet:
         chunks = [rows[start:start + batch_size] for rows in by_length.values()
                   for start in range(0, len(rows), batch_size)]
 
-        def solve(chunk: list[int]) -> None:
-            ids = np.array([[self.index.get(c, unk) for c in lines[i]] for i in chunk], dtype=np.int64)  # (B, T)
-            decoded = (self._decode_constrained([lines[i] for i in chunk], ids, n, tone, scores) if constrained
-                       else self._decode_plain(ids))
-            for i, row_ids, candidates in zip(chunk, ids, decoded):
-                unknown = sorted({c for c, t in zip(lines[i], row_ids) if t == unk})
-                answers[i] = CoupletAnswer(lines[i], candidates, unknown)
-
+        batches = [([lines[i] for i in chunk],
+                    np.array([[self.index.get(c, unk) for c in lines[i]] for i in chunk], dtype=np.int64))  # (B, T)
+                   for chunk in chunks]
         if tone:
             self.level_tone_mask()  # computed once, before any thread needs it
         with _batch_threads(len(chunks) if isinstance(self.network, NumpyCouplet) else 1) as pool:
-            list(pool.map(solve, chunks))  # list(): waits for every chunk and raises what one raised
+            if constrained:
+                decoded = self._decode_constrained(batches, n, tone, scores, pool)
+            else:  # list(): waits for every batch and raises what one raised
+                decoded = list(pool.map(lambda batch: self._decode_plain(batch[1]), batches))
+        for chunk, (_, ids), batch_candidates in zip(chunks, batches, decoded):
+            for i, row_ids, candidates in zip(chunk, ids, batch_candidates):
+                unknown = sorted({c for c, t in zip(lines[i], row_ids) if t == unk})
+                answers[i] = CoupletAnswer(lines[i], candidates, unknown)
         return answers[0] if single else answers
 
     def __call__(self, uppers: str | list[str], **kwargs):
@@ -210,77 +214,122 @@ class Couplet:
         totals = np.take_along_axis(log_probs, best_ids[..., None], -1)[..., 0].sum(-1)
         return [[("".join(self.vocab[t] for t in row), float(total))] for row, total in zip(best_ids.tolist(), totals)]
 
-    def _decode_constrained(self, lines: list[str], ids: np.ndarray, n: int, tone: bool, normalise: bool,
-                            use_shortlist: bool = True) -> list[list[tuple[str, float]]]:
-        """``decode.constrained_decode`` for a batch of lines of one length, with the softmax computed
-        only where a character is chosen, over each position's shortlist (all the vocabulary when the
-        model has none). A line whose groups' best characters are distinct is done after one argmax
-        per group (most lines, when n = 1); the others go to ``best_assignments``. A line the
-        shortlist cannot serve (no distinct characters left for its groups) is decoded again over
-        the whole vocabulary."""
-        groups = [character_groups(line) for line in lines]
-        # rows: every non-punctuation position; each group's first position is its leader row
-        row_line, row_position, leaders, followers, follower_leaders, tone_rows = [], [], [], [], [], []
-        for line, line_groups in enumerate(groups):
-            last = tone_position(lines[line]) if tone else None
-            for positions in line_groups:
-                leaders.append(len(row_line))
-                for k, position in enumerate(positions):
-                    if k:
-                        followers.append(len(row_line))
-                        follower_leaders.append(leaders[-1])
-                    if position == last:
-                        tone_rows.append(leaders[-1])
-                    row_line.append(line)
-                    row_position.append(position)
-        hidden = self.network.encode(ids)[row_line, row_position]  # (N, C)
-        upper_ids = ids[row_line, row_position]  # (N,)
-        rows = np.arange(len(row_line))
-        if use_shortlist and self.shortlist is not None:
-            columns = self.shortlist[upper_ids]  # (N, K): the ids each row's scores stand for
-            logits = self.network.shortlisted_logits(hidden, upper_ids, self.shortlist)  # (N, K)
-            # the normaliser of the shortlist: scores are log-probabilities among its characters
-            normaliser = _logsumexp(logits) if normalise else np.zeros(len(row_line), dtype=logits.dtype)  # (N,)
-        else:  # the shortlist's exclusions, made by hand
-            columns = None
-            logits = self.network.logits(hidden)  # (N, V)
-            # log-probability = logit - normaliser: a constant per row, so it never changes the choice
-            normaliser = _logsumexp(logits) if normalise else np.zeros(len(row_line), dtype=logits.dtype)  # (N,)
+    def _decode_constrained(self, batches: list[tuple[list[str], np.ndarray]], n: int, tone: bool, normalise: bool,
+                            pool, use_shortlist: bool = True) -> list[list[list[tuple[str, float]]]]:
+        """``decode.constrained_decode`` for batches of equal-length lines (their texts and (B, T) ids),
+        in array operations: the model runs batch by batch on the pool's threads, the output layer
+        once for all of them (one product per distinct upper character shares its shortlist's output
+        vectors among every position holding it), the search batch by batch again."""
+        layouts = list(pool.map(lambda batch: _Layout(*batch, self._punctuation, self.network), batches))
+        shortlist = self.shortlist if use_shortlist else None
+        if shortlist is not None:
+            logits = self.network.shortlisted_logits(np.concatenate([layout.hidden for layout in layouts]),
+                                                     np.concatenate([layout.upper_ids for layout in layouts]),
+                                                     shortlist)  # (N all, K)
+            ends = np.cumsum([len(layout.hidden) for layout in layouts])[:-1]
+            for layout, part in zip(layouts, np.split(logits, ends)):
+                layout.logits, layout.columns = part, shortlist[layout.upper_ids]  # (N, K) each
+        return list(pool.map(lambda layout: self._search(layout, n, tone, normalise), layouts))
+
+    def _search(self, layout: "_Layout", n: int, tone: bool, normalise: bool) -> list[list[tuple[str, float]]]:
+        """The n best lower lines of one batch under the rules. A line whose groups' best characters
+        are distinct is done after one argmax per group (most lines, when n = 1); the others go to
+        ``best_assignments``. A line the shortlist cannot serve (no distinct characters left for its
+        groups) is decoded again over the whole vocabulary."""
+        rows = np.arange(len(layout.line_of))
+        columns = layout.columns  # (N, K): the ids each row's scores stand for; None: every id
+        if columns is None:  # the shortlist's exclusions, made by hand
+            layout.logits = self.network.logits(layout.hidden)  # (N, V)
+        logits = layout.logits
+        # log-probability = logit - normaliser, a constant per row that never changes the choice; over
+        # a shortlist, scores are log-probabilities among its characters
+        normaliser = _logsumexp(logits) if normalise else np.zeros(len(rows), dtype=logits.dtype)  # (N,)
+        if columns is None:
             logits[:, self.banned] = -np.inf
-            logits[rows, upper_ids] = -np.inf  # never the upper character
-        if tone_rows:
+            logits[rows, layout.upper_ids] = -np.inf  # never the upper character
+        batch, length = layout.ids.shape
+        if tone:  # the group of each line's last free position ends on a level tone
+            last = length - 1 - layout.free[:, ::-1].argmax(1)  # (B,)
+            tone_rows = layout.row_of[np.arange(batch), layout.leader[np.arange(batch), last]]  # (B,)
             level = self.level_tone_mask()
             logits[tone_rows] = np.where(level[columns[tone_rows]] if columns is not None else level,
                                          logits[tone_rows], -np.inf)
-        if followers:  # a repeated character: its group's score is the sum over its positions
-            np.add.at(logits, follower_leaders, logits[followers])
-            np.add.at(normaliser, follower_leaders, normaliser[followers])
+        followers = np.flatnonzero(~layout.is_leader)
+        if len(followers):  # a repeated character: its group's score is the sum over its positions
+            np.add.at(logits, layout.leader_row[followers], logits[followers])
+            np.add.at(normaliser, layout.leader_row[followers], normaliser[followers])
         best_columns = logits.argmax(-1)  # (N,)
-        best = (logits[rows, best_columns] - normaliser)[leaders].tolist()
-        best_ids = (columns[rows, best_columns] if columns is not None else best_columns)[leaders].tolist()
-        results: list[list[tuple[str, float]]] = []
+        best_scores = logits[rows, best_columns] - normaliser  # (N,)
+        best_ids = columns[rows, best_columns] if columns is not None else best_columns  # (N,)
+
+        # a line is done when its leaders' best characters differ (and none is impossible)
+        leaders = layout.is_leader
+        chosen = np.where(layout.free, -1 - np.arange(length), 0)  # (B, T): distinct placeholders off the leaders
+        chosen[layout.line_of[leaders], layout.position_of[leaders]] = best_ids[leaders]
+        chosen.sort(1)
+        clash = (chosen[:, 1:] == chosen[:, :-1]).any(1)  # (B,)
+        clash |= np.bincount(layout.line_of[leaders], ~np.isfinite(best_scores[leaders]), minlength=batch) > 0
+        totals = np.bincount(layout.line_of[leaders], best_scores[leaders], minlength=batch)  # (B,)
+        lower = layout.chars.copy()
+        lower[layout.line_of, layout.position_of] = self._vocab_codepoints[best_ids[layout.leader_row]]
+        results = [[(text, float(total))] for text, total in zip(_strings(lower), totals)]
+
         unserved: list[int] = []
-        g = 0
-        for line_number, (line, line_groups) in enumerate(zip(lines, groups)):
-            count = len(line_groups)
-            chosen, scores = best_ids[g:g + count], best[g:g + count]
-            if n == 1 and len(set(chosen)) == count and min(scores) > -np.inf:
-                results.append([(assemble(line, line_groups, chosen, self.vocab), sum(scores))])
-            else:  # a clash (or n > 1): the exact search, over each group's best candidates
-                group_rows = leaders[g:g + count]
-                candidates = top_candidates(logits[group_rows] - normaliser[group_rows, None],
-                                            candidates_needed(n, count))
-                if columns is not None:
-                    candidates = [(columns[row][picked], scores) for row, (picked, scores)
-                                  in zip(group_rows, candidates)]
-                found = best_assignments(candidates, n)
-                if not found and columns is not None:
-                    unserved.append(line_number)
-                results.append([(assemble(line, line_groups, tokens, self.vocab), total) for total, tokens in found])
-            g += count
+        for line in (np.flatnonzero(clash) if n == 1 else range(batch)):
+            # a clash (or n > 1): the exact search, over each group's best candidates
+            group_rows = rows[(layout.line_of == line) & leaders]  # in order of first appearance
+            candidates = top_candidates(logits[group_rows] - normaliser[group_rows, None],
+                                        candidates_needed(n, len(group_rows)))
+            if columns is not None:
+                candidates = [(columns[row][picked], scores) for row, (picked, scores) in zip(group_rows, candidates)]
+            found = best_assignments(candidates, n)
+            if not found and columns is not None:
+                unserved.append(line)
+            upper = layout.lines[line]
+            results[line] = [(assemble(upper, character_groups(upper), tokens, self.vocab), total)
+                             for total, tokens in found]
         if unserved:
-            again = self._decode_constrained([lines[i] for i in unserved], ids[unserved], n, tone, normalise,
-                                             use_shortlist=False)
+            again = self._decode_constrained([([layout.lines[i] for i in unserved], layout.ids[unserved])], n, tone,
+                                             normalise, _InlinePool(), use_shortlist=False)[0]
             for i, candidates in zip(unserved, again):
                 results[i] = candidates
         return results
+
+    def _punctuation(self, chars: np.ndarray) -> np.ndarray:
+        """(B, T) codepoints -> whether each is punctuation (decode.is_punctuation)."""
+        unique, inverse = np.unique(chars, return_inverse=True)
+        return np.array([is_punctuation(chr(c)) for c in unique.tolist()], dtype=bool)[inverse].reshape(chars.shape)
+
+
+def _codepoints(lines: list[str], length: int) -> np.ndarray:
+    """Lines of ``length`` characters -> (B, T) uint32 codepoints."""
+    return np.frombuffer("".join(lines).encode("utf-32-le"), dtype=np.uint32).reshape(len(lines), length).copy()
+
+
+def _strings(codepoints: np.ndarray) -> list[str]:
+    """(B, T) codepoints -> B strings."""
+    length = codepoints.shape[1]
+    text = np.ascontiguousarray(codepoints, dtype=np.uint32).tobytes().decode("utf-32-le")
+    return [text[i:i + length] for i in range(0, len(text), length)]
+
+
+class _Layout:
+    """A batch of equal-length lines laid out as rows, one per position that takes a lower character
+    (punctuation is copied), with the model's hidden state at each row."""
+
+    def __init__(self, lines: list[str], ids: np.ndarray, punctuation, network):
+        batch, length = ids.shape
+        self.lines, self.ids = lines, ids  # ids: (B, T)
+        self.chars = _codepoints(lines, length)  # (B, T)
+        self.free = ~punctuation(self.chars)  # (B, T): positions that take a lower character
+        # each position's group leader: the first position of its line holding the same character
+        self.leader = (self.chars[:, :, None] == self.chars[:, None, :]).argmax(-1)  # (B, T)
+        self.row_of = np.full((batch, length), -1, dtype=np.int64)  # (B, T): the row of a free position
+        self.line_of, self.position_of = np.nonzero(self.free)  # (N,) each: the rows, line by line
+        self.row_of[self.line_of, self.position_of] = np.arange(len(self.line_of))
+        self.leader_row = self.row_of[self.line_of, self.leader[self.line_of, self.position_of]]  # (N,)
+        self.is_leader = self.leader_row == np.arange(len(self.line_of))  # (N,)
+        self.upper_ids = ids[self.line_of, self.position_of]  # (N,)
+        self.hidden = network.encode(ids)[self.line_of, self.position_of]  # (N, C)
+        self.logits: np.ndarray | None = None  # (N, K) over the shortlist row ``columns``, or (N, V)
+        self.columns: np.ndarray | None = None  # (N, K)
