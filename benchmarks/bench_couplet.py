@@ -8,18 +8,24 @@ the published decoder, a cold `zhnlp couplet` call, and training examples/s.
 Quality, on ../shared/data/couplet/dev (BLEU: sacrebleu, tokenize='zh', 0-100; char accuracy: share of
 positions equal to the reference; rule violations: lines breaking a couplet rule):
 - argmax: the post's decoder (the upper character at the same position forbidden, even punctuation);
-- constrained: zhnlp's decoder under the rules;
+- constrained: zhnlp's decoder under the rules, scoring each position's shortlist (the 128 lower
+  characters most often aligned with its upper character in train; zhnlp/couplet/shortlist.py);
+- constrained, whole vocabulary: the same decoder scoring every character (--no-shortlist);
 - counting table: for each upper character with two characters of context on each side, the most
   frequent lower character in train (backing off to one, then none), decoded under the same rules
   (the calibration of issue 5: BLEU 9.35).
-Speed (best of 3, whole dev set, the machine is shared and noisy):
-- zhnlp batch: ``Couplet(lines)``, the best line under the rules per upper line (numpy on the CPU);
+Speed (best of 5, whole dev set, the machine is shared and noisy):
+- zhnlp batch: ``Couplet(lines)``, the best line under the rules per upper line (numpy on the CPU),
+  over the shortlist, then over the whole vocabulary;
 - zhnlp scored: ``Couplet.answer(lines)``, the same with normalised log-probabilities;
 - zhnlp batch, PyTorch path: the same decoding with the model run by PyTorch on the CPU;
 - published decoder: the post's way, as reimplemented: batches of 256 lines padded to their longest,
   a full softmax, then per line the argmax with the upper character forbidden (same model);
 - cold CLI: a fresh `zhnlp couplet "春回大地千山秀"` process (start, model load, answer), best of 3,
   beside a bare `python -c "import torch"`.
+Shortlist sizes: for 32 to 256 characters per upper character, the share of characters the whole-
+vocabulary decoder picks that the shortlist decoder picks too, on every 40th train upper line (no
+reference needed), and lines/s on dev.
 Training: examples/s of `train_couplet` on this CPU over 300 steps at batch 64 (the default).
 Targets (issue 5): constrained 0% violations, BLEU >= 12, char accuracy clearly above the counting
 table; >= 10,000 lines/s in batch; cold call < 1.5 s.
@@ -44,10 +50,12 @@ def quality(model, lines: int | None) -> list[dict]:
     from zhnlp.couplet.train import counting_baseline
 
     scores = evaluate_couplet(model, COUPLET, device="cpu", limit=lines)
+    whole = evaluate_couplet(model, COUPLET, device="cpu", limit=lines, shortlist=False)
     pairs = read_pairs(COUPLET, "dev")[:lines]
     table = counting_baseline(COUPLET, limit=lines)
     counting = score_lines([u for u, _ in pairs], table, [w for _, w in pairs])
     return [{"decoder": "argmax (post)", **scores["argmax"]}, {"decoder": "constrained", **scores["constrained"]},
+            {"decoder": "constrained, whole vocabulary", **whole["constrained"]},
             {"decoder": "counting table", **counting}]
 
 
@@ -76,22 +84,44 @@ def speed(model_dir, lines: int | None) -> list[dict]:
     from zhnlp.couplet.data import read_pairs
 
     bot = Couplet.from_pretrained(model_dir, device="cpu")  # numpy
+    whole = Couplet.from_pretrained(model_dir, device="cpu", shortlist=False)
     torch_model, vocab = CoupletModel.from_pretrained(model_dir or default_model_dir())
-    on_torch = Couplet(torch_model, vocab, "cpu")
+    on_torch = Couplet(torch_model, vocab, "cpu", shortlist=bot.shortlist)
     uppers = [u for u, _ in read_pairs(COUPLET, "dev")][:lines]
     bot(uppers[:256])  # warm-up
     rows = []
     for name, run in (("zhnlp batch (constrained)", lambda: bot(uppers)),
+                      ("zhnlp batch (constrained, whole vocabulary)", lambda: whole(uppers)),
                       ("zhnlp scored (constrained, -n/--json)", lambda: bot.answer(uppers)),
                       ("zhnlp batch (argmax)", lambda: bot(uppers, constrained=False)),
                       ("zhnlp batch, PyTorch path (constrained)", lambda: on_torch(uppers)),
                       ("published decoder (argmax)", lambda: published_decoder(torch_model, vocab, uppers))):
-        seconds, _ = best_time(run)
+        seconds, _ = best_time(run, repeats=5)
         rows.append({"side": name, "lines": len(uppers), "seconds": round(seconds, 3),
                      "lines_per_second": round(len(uppers) / seconds)})
     reference = rows[-1]["lines_per_second"]
     for row in rows:
         row["vs_published"] = round(row["lines_per_second"] / reference, 2)
+    return rows
+
+
+def shortlist_sizes(model_dir, sizes=(32, 64, 128, 256)) -> list[dict]:
+    from zhnlp.couplet import Couplet
+    from zhnlp.couplet.data import read_pairs
+    from zhnlp.couplet.shortlist import build_shortlist
+
+    whole = Couplet.from_pretrained(model_dir, device="cpu", shortlist=False)
+    train = read_pairs(COUPLET, "train")
+    sample = [u for u, _ in train[::40] if len(u) <= whole.max_length]
+    reference = whole(sample)
+    dev = [u for u, _ in read_pairs(COUPLET, "dev")]
+    rows = []
+    for size in sizes:
+        bot = Couplet(whole.network, whole.vocab, shortlist=build_shortlist(train, whole.vocab, size).astype("int64"))
+        same = sum(a == b for x, y in zip(bot(sample), reference) for a, b in zip(x, y))
+        seconds, _ = best_time(lambda: bot(dev), repeats=5)
+        rows.append({"size": size, "agreement": round(same / sum(map(len, reference)), 4),
+                     "lines_per_second": round(len(dev) / seconds)})
     return rows
 
 
@@ -144,6 +174,7 @@ def main() -> None:
     results = {"threads": torch.get_num_threads(), "quality": quality(args.model, lines),
                "speed": speed(args.model, lines), "cold": cold_start(args.model)}
     if not args.quick:
+        results["shortlist_sizes"] = shortlist_sizes(args.model)
         results["training"] = training_speed()
     quality_rows = [[r["decoder"], f"{r['bleu']:.2f}", f"{r['char_accuracy']:.4f}", f"{r['exact_match']:.4f}",
                      f"{r['rule_violation_rate']:.2%}"] for r in results["quality"]]
@@ -153,6 +184,12 @@ def main() -> None:
                    f"{r['vs_published']:.2f}x"] for r in results["speed"]]
     print_table(f"Decoding speed on this CPU ({results['threads']} threads)",
                 ["side", "lines", "seconds", "lines/s", "vs published"], speed_rows)
+    if "shortlist_sizes" in results:
+        print("shortlist sizes: agreement = share of the whole-vocabulary decoder's characters the shortlist "
+              "decoder keeps (every 40th train upper line); lines/s on dev")
+        print_table("Shortlist sizes", ["size", "agreement", "lines/s"],
+                    [[str(r["size"]), f"{r['agreement']:.1%}", f"{r['lines_per_second']:,}"]
+                     for r in results["shortlist_sizes"]])
     cold = results["cold"]
     print(f"cold `zhnlp couplet \"春回大地千山秀\"`: {cold['cold_call_seconds']:.2f} s "
           f"(python -c 'import torch' alone: {cold['import_torch_seconds']:.2f} s) -> {cold['answer']}")

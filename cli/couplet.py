@@ -47,27 +47,38 @@ def couplet(
         zhnlp couplet "春回大地千山秀" -n 3
     """
     from zhnlp.couplet import Couplet
+    from zhnlp.couplet.couplet import WAVE_LINES
     from zhnlp.errors import InputError
 
     bot = Couplet.from_pretrained(model, device=device, shortlist=shortlist)
-    lines = list(text_lines(upper, encoding, "answer"))
-    try:
-        answers = bot.answer(lines, n=n, constrained=not plain, tone=tone, batch_size=batch_size)
-    except InputError as error:
-        if upper == "-" or looks_like_file(upper):  # name where the bad line came from
-            raise InputError(f"{'stdin' if upper == '-' else upper}, {error.message}", error.hint) from None
-        raise
-    for answer in answers:
-        if json_output:
-            typer.echo(json.dumps({"upper": answer.upper, "candidates": [{"lower": text, "score": round(score, 4)}
-                                                                        for text, score in answer.candidates],
-                                   "unknown": answer.unknown}, ensure_ascii=False))
-        elif n == 1:
-            typer.echo(answer.best)
-        else:
-            typer.echo("\t".join(text for text, _ in answer.candidates))
-        if answer.unknown and not json_output:
-            typer.echo(f"warning: unknown to the model (read as [UNK]): {''.join(answer.unknown)}", err=True)
+    source = "stdin" if upper == "-" else upper if looks_like_file(upper) else None
+    block: list[str] = []
+
+    def flush() -> None:
+        answers = bot.answer(block, n=n, constrained=not plain, tone=tone, batch_size=batch_size)
+        for answer in answers:
+            if json_output:
+                candidates = [{"lower": text, "score": round(score, 4)} for text, score in answer.candidates]
+                typer.echo(json.dumps({"upper": answer.upper, "candidates": candidates, "unknown": answer.unknown},
+                                      ensure_ascii=False))
+            elif n == 1:
+                typer.echo(answer.best)
+            else:
+                typer.echo("\t".join(text for text, _ in answer.candidates))
+            if answer.unknown and not json_output:
+                typer.echo(f"warning: unknown to the model (read as [UNK]): {''.join(answer.unknown)}", err=True)
+        block.clear()
+
+    # streamed: a block of lines is checked, answered and written before the next is read
+    for number, line in enumerate(text_lines(upper, encoding, "answer"), 1):
+        try:
+            block.append(bot.check(line, number if source else None))
+        except InputError as error:
+            raise InputError(f"{source}, {error.message}" if source else error.message, error.hint) from None
+        if len(block) == WAVE_LINES:
+            flush()
+    if block:
+        flush()
 
 
 @train_app.command("couplet")

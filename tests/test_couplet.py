@@ -143,6 +143,9 @@ def test_batches_decoded_on_threads_match_one_line_at_a_time(tmp_path, monkeypat
     monkeypatch.setattr(couplet, "_batch_threads", lambda chunks: pools.append(chunks) or original(chunks))
     together = bot.answer(uppers, n=2, tone=True, batch_size=3)
     assert pools[0] > 4  # many chunks: the threaded path ran
+    monkeypatch.setattr(couplet, "WAVE_LINES", 7)  # the input in waves of a few chunks: the same answers
+    in_waves = bot.answer(uppers, n=2, tone=True, batch_size=3)
+    assert [[t for t, _ in a.candidates] for a in in_waves] == [[t for t, _ in a.candidates] for a in together]
     for upper, answer in zip(uppers, together):
         alone = bot.answer(upper, n=2, tone=True)
         assert answer.upper == upper and [t for t, _ in answer.candidates] == [t for t, _ in alone.candidates]
@@ -375,6 +378,14 @@ def test_couplet_cli_batch_mode_json_and_bad_inputs(tmp_path):
     lines.write_text("天山\n\n风日春\n", encoding="utf-8")
     result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu")
     assert result.exit_code == 1 and f"{lines}, line 2: empty upper line" in result.stderr, result.output
+    lines.write_text("天山\n风日春\n" * 3 + "abc\n", encoding="utf-8")  # streamed in blocks of 4 lines
+    with pytest.MonkeyPatch.context() as patch:
+        from zhnlp.couplet import couplet as couplet_module
+
+        patch.setattr(couplet_module, "WAVE_LINES", 4)
+        result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu")
+    assert result.exit_code == 1 and f"{lines}, line 7: no Chinese" in result.stderr, result.output
+    assert [len(x) for x in result.stdout.splitlines()] == [2, 3, 2, 3]  # the first block was answered
     result = _cli("couplet", "天地", "--model", tmp_path / "missing")
     assert result.exit_code == 1 and "zhnlp train couplet" in result.stderr
     result = _cli("evaluate", "couplet", "--data", data, "--model", tmp_path / "model", "--json", "--device", "cpu")

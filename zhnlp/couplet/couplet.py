@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from .numpy_model import NumpyCouplet
 from .shortlist import load_shortlist
 
 _CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# lines decoded together: the output layer runs once per wave (more lines share each shortlist row's
+# output vectors), and the model's states of a wave stay in memory (about 4 KB a line)
+WAVE_LINES = 8192
 
 
 def default_model_dir() -> Path:
@@ -184,21 +188,21 @@ class Couplet:
             by_length.setdefault(len(upper), []).append(i)
         chunks = [rows[start:start + batch_size] for rows in by_length.values()
                   for start in range(0, len(rows), batch_size)]
-
-        batches = [([lines[i] for i in chunk],
-                    np.array([[self.index.get(c, unk) for c in lines[i]] for i in chunk], dtype=np.int64))  # (B, T)
-                   for chunk in chunks]
         if tone:
             self.level_tone_mask()  # computed once, before any thread needs it
         with _batch_threads(len(chunks) if isinstance(self.network, NumpyCouplet) else 1) as pool:
-            if constrained:
-                decoded = self._decode_constrained(batches, n, tone, scores, pool)
-            else:  # list(): waits for every batch and raises what one raised
-                decoded = list(pool.map(lambda batch: self._decode_plain(batch[1]), batches))
-        for chunk, (_, ids), batch_candidates in zip(chunks, batches, decoded):
-            for i, row_ids, candidates in zip(chunk, ids, batch_candidates):
-                unknown = sorted({c for c, t in zip(lines[i], row_ids) if t == unk})
-                answers[i] = CoupletAnswer(lines[i], candidates, unknown)
+            for wave in _waves(chunks, WAVE_LINES):  # the model's states for one wave at a time
+                batches = [([lines[i] for i in chunk], np.array([[self.index.get(c, unk) for c in lines[i]]
+                                                                for i in chunk], dtype=np.int64))  # (B, T)
+                           for chunk in wave]
+                if constrained:
+                    decoded = self._decode_constrained(batches, n, tone, scores, pool)
+                else:  # list(): waits for every batch and raises what one raised
+                    decoded = list(pool.map(lambda batch: self._decode_plain(batch[1]), batches))
+                for chunk, (_, ids), batch_candidates in zip(wave, batches, decoded):
+                    for i, row_ids, candidates in zip(chunk, ids, batch_candidates):
+                        unknown = sorted({c for c, t in zip(lines[i], row_ids) if t == unk})
+                        answers[i] = CoupletAnswer(lines[i], candidates, unknown)
         return answers[0] if single else answers
 
     def __call__(self, uppers: str | list[str], **kwargs):
@@ -299,6 +303,20 @@ class Couplet:
         """(B, T) codepoints -> whether each is punctuation (decode.is_punctuation)."""
         unique, inverse = np.unique(chars, return_inverse=True)
         return np.array([is_punctuation(chr(c)) for c in unique.tolist()], dtype=bool)[inverse].reshape(chars.shape)
+
+
+def _waves(chunks: list[list[int]], lines: int) -> Iterator[list[list[int]]]:
+    """Consecutive runs of chunks holding about ``lines`` lines each (at least one chunk)."""
+    wave: list[list[int]] = []
+    held = 0
+    for chunk in chunks:
+        if wave and held + len(chunk) > lines:
+            yield wave
+            wave, held = [], 0
+        wave.append(chunk)
+        held += len(chunk)
+    if wave:
+        yield wave
 
 
 def _codepoints(lines: list[str], length: int) -> np.ndarray:
