@@ -65,12 +65,11 @@ def test_best_assignments_are_the_exact_n_best(seed):
     scores = rng.normal(size=(groups, tokens))
     scores[:, 0] += 3  # every group's favourite is token 0: clashes everywhere
     scores[0, 5] = -np.inf  # a forbidden character
-    order = np.argsort(-scores, axis=1)
-    candidates = [(order[g], scores[g, order[g]]) for g in range(groups)]
+    order = np.argsort(-scores, axis=1)  # (G, tokens): each group's candidates, best first
     brute = sorted((sum(scores[g, t] for g, t in enumerate(choice)), list(choice))
                    for choice in itertools.permutations(range(tokens), groups)
                    if np.isfinite(sum(scores[g, t] for g, t in enumerate(choice))))[::-1]
-    found = best_assignments(candidates, n=7)
+    found = best_assignments(order, np.take_along_axis(scores, order, 1), n=7)
     assert [tokens for _, tokens in found] == [choice for _, choice in brute[:7]]
     assert [total for total, _ in found] == pytest.approx([total for total, _ in brute[:7]])
 

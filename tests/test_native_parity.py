@@ -253,3 +253,37 @@ def test_jieba_cut_and_encode_parity(text, lexicon, known, offsets, word_ids):
     assert missing == [w for w in words if w not in known]
     if not missing and offsets:
         assert [text[s:e] for s, e in zip(spans[0::2], spans[1::2])] == [c for w in words for c in w]
+
+
+@st.composite
+def _assignment_problems(draw):
+    """Groups wanting ids from a small range (clashes everywhere), scores best first, some -inf."""
+    groups = draw(st.integers(0, 6))
+    width = draw(st.integers(1, 7))
+    ids, scores = [], []
+    for _ in range(groups):
+        row_ids = draw(st.lists(st.integers(0, 6), min_size=width, max_size=width, unique=True))
+        row_scores = sorted(draw(st.lists(st.floats(-20, 0, allow_nan=False), min_size=width, max_size=width)),
+                            reverse=True)
+        allowed = draw(st.integers(0 if draw(st.booleans()) else 1, width))
+        ids.append(row_ids)
+        scores.append(row_scores[:allowed] + [float("-inf")] * (width - allowed))
+    return ids, scores, draw(st.integers(1, 8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_assignment_problems())
+@example(([], [], 3))
+@example(([[1, 2], [1, 2]], [[-1.0, -2.0], [-1.0, -2.0]], 4))  # equal bounds: ties pop first-in first-out
+def test_best_assignments_twins_agree(problem):
+    import numpy as np
+
+    ids, scores, n = problem
+    width = len(ids[0]) if ids else 1
+    id_array = np.array(ids, dtype=np.int64).reshape(len(ids), width)
+    score_array = np.array(scores, dtype=np.float64).reshape(len(ids), width)
+    compiled = kernels.best_assignments(id_array, score_array, n)
+    assert compiled == pure.best_assignments(id_array, score_array, n)
+    for total, tokens in compiled:  # and each is a valid assignment of its score
+        assert len(set(tokens)) == len(tokens)
+        assert total == pytest.approx(sum(scores[g][ids[g].index(t)] for g, t in enumerate(tokens)))

@@ -282,11 +282,10 @@ class Couplet:
         for line in (np.flatnonzero(clash) if n == 1 else range(batch)):
             # a clash (or n > 1): the exact search, over each group's best candidates
             group_rows = rows[(layout.line_of == line) & leaders]  # in order of first appearance
-            candidates = top_candidates(logits[group_rows] - normaliser[group_rows, None],
-                                        candidates_needed(n, len(group_rows)))
-            if columns is not None:
-                candidates = [(columns[row][picked], scores) for row, (picked, scores) in zip(group_rows, candidates)]
-            found = best_assignments(candidates, n)
+            picked, scores = top_candidates(logits[group_rows] - normaliser[group_rows, None],
+                                            candidates_needed(n, len(group_rows)))  # (G, k) each
+            found = best_assignments(picked if columns is None else np.take_along_axis(columns[group_rows], picked, 1),
+                                     scores, n)
             if not found and columns is not None:
                 unserved.append(line)
             upper = layout.lines[line]

@@ -15,11 +15,11 @@ exactly (``best_assignments``).
 from __future__ import annotations
 
 import functools
-import heapq
 import unicodedata
 
 import numpy as np
 
+from .._native import kernels
 from .folder import PAD, UNK
 
 
@@ -71,12 +71,12 @@ def constrained_decode(upper: str, upper_ids: list[int], log_probs: np.ndarray, 
     scores[np.arange(len(groups)), [upper_ids[positions[0]] for positions in groups]] = -np.inf
     if level_tone is not None:
         scores[np.ix_([g for g, positions in enumerate(groups) if last in positions], ~level_tone)] = -np.inf
-    candidates = top_candidates(scores, candidates_needed(n, len(groups)))
-    return [(assemble(upper, groups, tokens, vocab), total) for total, tokens in best_assignments(candidates, n)]
+    ids, best = top_candidates(scores, candidates_needed(n, len(groups)))
+    return [(assemble(upper, groups, tokens, vocab), total) for total, tokens in best_assignments(ids, best, n)]
 
 
-def top_candidates(scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per row of (G, V) scores, the k best ids and their scores, best first."""
+def top_candidates(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of (G, V) scores, the k best ids and their scores, best first: two (G, k) arrays."""
     k = min(k, scores.shape[1])
     rows = np.arange(len(scores))
     if k <= 16:  # a few argmax passes cost less than one partition of the vocabulary
@@ -89,7 +89,7 @@ def top_candidates(scores: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndar
         best = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (G, k), unordered
         order = np.argsort(-np.take_along_axis(scores, best, 1), axis=1, kind="stable")
         best = np.take_along_axis(best, order, 1)
-    return list(zip(best, np.take_along_axis(scores, best, 1)))
+    return best, np.take_along_axis(scores, best, 1)
 
 
 def candidates_needed(n: int, groups: int) -> int:
@@ -98,66 +98,14 @@ def candidates_needed(n: int, groups: int) -> int:
     return n + groups - 1
 
 
-def best_assignments(candidates: list[tuple[np.ndarray, np.ndarray]], n: int = 1,
+def best_assignments(ids: np.ndarray, scores: np.ndarray, n: int = 1,
                      max_expansions: int = 100_000) -> list[tuple[float, list[int]]]:
-    """The n best ways to give each group a distinct character, best first, exactly.
-
-    ``candidates``: per group, ids and their scores, best first (-inf: not allowed). Best-first
-    search over groups in a fixed order; the bound of a partial assignment
-    is its score plus every remaining group's best score, which never underestimates, so complete
-    assignments come off the queue best first. A popped node pushes only its best free child and
-    its next free sibling, so a line whose groups' best characters differ costs one pop per group.
-    """
-    lists = []
-    for ids, scores in candidates:
-        finite = np.isfinite(scores)
-        lists.append((ids[finite].tolist(), scores[finite].tolist()))
-    if any(not ids for ids, _ in lists):
-        return []
-    # groups whose best characters clash go first, so the bound pays for the clash at once and stays
-    # tight below; then the most confident
-    firsts = [ids[0] for ids, _ in lists]
-    order = sorted(range(len(lists)), key=lambda g: (firsts.count(firsts[g]) == 1, -lists[g][1][0]))
-    ids_in_order = [lists[g][0] for g in order]
-    scores_in_order = [lists[g][1] for g in order]
-    rest = [0.0] * (len(order) + 1)  # rest[d]: sum of the best scores of groups d, d+1, ...
-    for d in range(len(order) - 1, -1, -1):
-        rest[d] = rest[d + 1] + scores_in_order[d][0]
-
-    def next_free(depth: int, start: int, chosen: tuple[int, ...]) -> int:
-        ids = ids_in_order[depth]
-        while start < len(ids) and ids[start] in chosen:
-            start += 1
-        return start
-
-    # node: (-bound, tie-breaker, score, chosen ids, index of the last choice in its group's list)
-    queue = [(-rest[0], 0, 0.0, (), -1)]
-    found: list[tuple[float, list[int]]] = []
-    pushed = 1
-    while queue and len(found) < n and pushed < max_expansions:
-        _, _, score, chosen, index = heapq.heappop(queue)
-        depth = len(chosen)
-        if depth == len(order):
-            result = [0] * len(order)
-            for d, token in enumerate(chosen):
-                result[order[d]] = token
-            found.append((score, result))
-        else:  # the best free child
-            child = next_free(depth, 0, chosen)
-            if child < len(ids_in_order[depth]):
-                new_score = score + scores_in_order[depth][child]
-                heapq.heappush(queue, (-(new_score + rest[depth + 1]), pushed, new_score,
-                                       chosen + (ids_in_order[depth][child],), child))
-                pushed += 1
-        if depth:  # the next free sibling: same parent, the next character for the last group
-            parent = chosen[:-1]
-            sibling = next_free(depth - 1, index + 1, parent)
-            if sibling < len(ids_in_order[depth - 1]):
-                new_score = score - scores_in_order[depth - 1][index] + scores_in_order[depth - 1][sibling]
-                heapq.heappush(queue, (-(new_score + rest[depth]), pushed, new_score,
-                                       parent + (ids_in_order[depth - 1][sibling],), sibling))
-                pushed += 1
-    return found
+    """The n best ways to give each group a distinct character, best first, exactly: (total score,
+    id per group). ``ids``, ``scores``: (G, k), each row a group's candidates best first, -inf where
+    not allowed. The search is a compiled kernel (zhnlp._native; its pure-Python twin states the
+    algorithm)."""
+    return kernels.best_assignments(np.ascontiguousarray(ids, dtype=np.int64),
+                                    np.ascontiguousarray(scores, dtype=np.float64), n, max_expansions)
 
 
 def assemble(upper: str, groups: list[list[int]], tokens: list[int], vocab: list[str]) -> str:
@@ -167,24 +115,6 @@ def assemble(upper: str, groups: list[list[int]], tokens: list[int], vocab: list
         for position in positions:
             lower[position] = vocab[token]
     return "".join(lower)
-
-
-def _beam(order: list[int], candidates, width: int) -> list[tuple[float, tuple[int, ...]]]:
-    states: list[tuple[float, tuple[int, ...]]] = [(0.0, ())]  # (score, chosen id per group in `order`)
-    for g in order:
-        ids, scores = candidates[g]
-        finite = np.isfinite(scores)
-        ids, scores = ids[finite].tolist(), scores[finite].tolist()
-        grown = []
-        for total, chosen in states:
-            used = set(chosen)
-            for token, score in zip(ids, scores):
-                if token not in used:
-                    grown.append((total + score, chosen + (token,)))
-        states = heapq.nlargest(width, grown, key=lambda s: s[0])
-        if not states:
-            return []
-    return states
 
 
 def rule_violations(upper: str, lower: str) -> list[str]:
