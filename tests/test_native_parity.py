@@ -60,11 +60,17 @@ def _lattice(module, lexicon: dict, removed=()):
     return lattice
 
 
+def _lexicons(alphabet: str):
+    """Lexicons of short words over ``alphabet`` with counts."""
+    return st.dictionaries(st.text(alphabet=alphabet, min_size=1, max_size=4), st.integers(1, 50), max_size=30)
+
+
+_REMOVED = st.lists(st.text(alphabet="天地人和", min_size=1, max_size=2), max_size=3)  # words set to count 0
+
+
 @settings(max_examples=150, deadline=None)
-@given(text=st.text(alphabet="天地人和的了之不山水", max_size=60),
-       lexicon=st.dictionaries(st.text(alphabet="天地人和的了之不山水", min_size=1, max_size=4),
-                               st.integers(1, 50), max_size=30),
-       removed=st.lists(st.text(alphabet="天地人和", min_size=1, max_size=2), max_size=3))
+@given(text=st.text(alphabet="天地人和的了之不山水", max_size=60), lexicon=_lexicons("天地人和的了之不山水"),
+       removed=_REMOVED)
 def test_lattice_parity(text, lexicon, removed):
     results = []
     for module in (kernels, pure):
@@ -74,10 +80,8 @@ def test_lattice_parity(text, lexicon, removed):
     assert "".join(results[0][0]) == text
 
 
-@given(text=st.text(alphabet="天地人和的了之不山水。a\n", max_size=120),
-       lexicon=st.dictionaries(st.text(alphabet="天地人和的了之不山", min_size=1, max_size=4),
-                               st.integers(1, 50), max_size=30),
-       removed=st.lists(st.text(alphabet="天地人和", min_size=1, max_size=2), max_size=3))
+@given(text=st.text(alphabet="天地人和的了之不山水。a\n", max_size=120), lexicon=_lexicons("天地人和的了之不山"),
+       removed=_REMOVED)
 def test_word_tally_parity_and_meaning(text, lexicon, removed):
     """count_words tallies the words on each sentence's best path, lexicon words only."""
     from array import array
