@@ -74,8 +74,30 @@ def test_best_assignments_are_the_exact_n_best(seed):
     assert [total for total, _ in found] == pytest.approx([total for total, _ in brute[:7]])
 
 
-def test_batched_decoder_matches_the_line_by_line_decoder():
-    from zhnlp.couplet import Couplet
+def test_a_search_cut_short_still_answers_with_distinct_characters():
+    """Groups with the same preferences make the exact search long; when it stops at its budget before
+    any line is complete, the greedy assignment answers (a rule-abiding line, never an empty one)."""
+    from zhnlp.couplet.decode import best_assignments
+
+    groups = 8
+    scores = np.tile(-np.arange(groups, dtype=float) * 0.01, (groups, 1))  # (G, G): identical rows
+    scores += np.linspace(0, 0.001, groups)[:, None]  # group 7 the most confident
+    ids = np.tile(np.arange(10, 10 + groups), (groups, 1))
+    found = best_assignments(ids, scores, n=1, max_expansions=20)
+    assert len(found) == 1
+    total, tokens = found[0]
+    assert sorted(tokens) == list(range(10, 10 + groups))  # distinct
+    assert tokens[7] == 10 and tokens[6] == 11  # the most confident group takes its favourite first
+    assert total == pytest.approx(sum(scores[g, tokens[g] - 10] for g in range(groups)))
+    # no assignment exists (two groups, one allowed character): still none
+    assert best_assignments(np.array([[3, 4], [3, 4]]), np.array([[0.0, -np.inf], [0.0, -np.inf]])) == []
+
+
+@pytest.mark.parametrize("search_block", [1, 256])
+def test_batched_decoder_matches_the_line_by_line_decoder(monkeypatch, search_block):
+    from zhnlp.couplet import Couplet, couplet
+
+    monkeypatch.setattr(couplet, "SEARCH_BLOCK", search_block)  # lines whose exact searches are set up together
 
     torch.manual_seed(0)
     model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2))).eval()
@@ -142,9 +164,12 @@ def test_batches_decoded_on_threads_match_one_line_at_a_time(tmp_path, monkeypat
     monkeypatch.setattr(couplet, "_batch_threads", lambda chunks: pools.append(chunks) or original(chunks))
     together = bot.answer(uppers, n=2, tone=True, batch_size=3)
     assert pools[0] > 4  # many chunks: the threaded path ran
+    best = bot(uppers, batch_size=7)
     monkeypatch.setattr(couplet, "WAVE_LINES", 7)  # the input in waves of a few chunks: the same answers
+    monkeypatch.setattr(couplet, "SEARCH_BLOCK", 2)  # the exact search's candidates ranked 2 lines at a time
     in_waves = bot.answer(uppers, n=2, tone=True, batch_size=3)
     assert [[t for t, _ in a.candidates] for a in in_waves] == [[t for t, _ in a.candidates] for a in together]
+    assert bot(uppers, batch_size=7) == best == [bot(upper) for upper in uppers]
     for upper, answer in zip(uppers, together):
         alone = bot.answer(upper, n=2, tone=True)
         assert answer.upper == upper and [t for t, _ in answer.candidates] == [t for t, _ in alone.candidates]

@@ -650,9 +650,9 @@ cdef class NgramSet:
             ok = True
             for i in range(size):
                 ids[i] = vocab.table[<Py_UCS4>word[i]]
-                if ids[i] == SEPARATOR:
-                    ids[i] = 0  # not a word char: in no n-gram
-            for n in range(low, min(size, high) + 1):
+                if ids[i] == SEPARATOR or ids[i] == 0:  # not a word char, or unseen: in no n-gram, and in
+                    ok = size < low  # a substring of low chars (its id would read as a shorter n-gram's end)
+            for n in range(low, min(size, high) + 1 if ok else 0):
                 for i in range(size - n + 1):
                     key = 0
                     for k in range(n):

@@ -29,6 +29,7 @@ _CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # lines decoded together: the output layer runs once per wave (more lines share each shortlist row's
 # output vectors), and the model's states of a wave stay in memory (about 4 KB a line)
 WAVE_LINES = 8192
+SEARCH_BLOCK = 256  # lines whose candidates are ranked at once (over the whole vocabulary: 256 x ~8 x V floats)
 
 
 def default_model_dir() -> Path:
@@ -68,7 +69,8 @@ class _TorchNetwork:
         with self.torch.inference_mode():
             return self.model.output(self.torch.from_numpy(hidden).to(self.device)).float().cpu().numpy()
 
-    def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
+    def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray,
+                           pool=None, parts: int = 1) -> np.ndarray:
         """NumpyCouplet.shortlisted_logits's result; on a GPU the whole output layer costs little."""
         torch = self.torch
         with torch.inference_mode():
@@ -96,10 +98,13 @@ def _batch_threads(num_chunks: int):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+        pool.threads = threads
         yield pool
 
 
 class _InlinePool:
+    threads = 1
+
     @staticmethod
     def map(function, items):
         return map(function, items)
@@ -122,6 +127,11 @@ class Couplet:
         self.shortlist = shortlist
         # each id's character as a codepoint, to write lower lines as arrays ([PAD], [UNK]: never emitted)
         self._vocab_codepoints = np.array([ord(c) if len(c) == 1 else 0 for c in vocab], dtype=np.uint32)
+        # the other way, codepoint -> id: the vocabulary's characters by codepoint, for np.searchsorted
+        single = np.flatnonzero([len(c) == 1 for c in vocab])
+        by_codepoint = np.argsort(self._vocab_codepoints[single])
+        self._sorted_codepoints = self._vocab_codepoints[single][by_codepoint]
+        self._sorted_ids = single[by_codepoint].astype(np.int64)
         self._level_tone: np.ndarray | None = None
 
     @classmethod
@@ -192,18 +202,23 @@ class Couplet:
             self.level_tone_mask()  # computed once, before any thread needs it
         with _batch_threads(len(chunks) if isinstance(self.network, NumpyCouplet) else 1) as pool:
             for wave in _waves(chunks, WAVE_LINES):  # the model's states for one wave at a time
-                batches = [([lines[i] for i in chunk], np.array([[self.index.get(c, unk) for c in lines[i]]
-                                                                for i in chunk], dtype=np.int64))  # (B, T)
-                           for chunk in wave]
+                batches = [([lines[i] for i in chunk], self._ids([lines[i] for i in chunk])) for chunk in wave]
                 if constrained:
                     decoded = self._decode_constrained(batches, n, tone, scores, pool)
                 else:  # list(): waits for every batch and raises what one raised
                     decoded = list(pool.map(lambda batch: self._decode_plain(batch[1]), batches))
                 for chunk, (_, ids), batch_candidates in zip(wave, batches, decoded):
-                    for i, row_ids, candidates in zip(chunk, ids, batch_candidates):
-                        unknown = sorted({c for c, t in zip(lines[i], row_ids) if t == unk})
+                    has_unknown = (ids == unk).any(1).tolist()  # (B,)
+                    for i, row_ids, candidates, any_unknown in zip(chunk, ids, batch_candidates, has_unknown):
+                        unknown = sorted({c for c, t in zip(lines[i], row_ids) if t == unk}) if any_unknown else []
                         answers[i] = CoupletAnswer(lines[i], candidates, unknown)
         return answers[0] if single else answers
+
+    def _ids(self, lines: list[str]) -> np.ndarray:
+        """Lines of one length -> (B, T) vocabulary ids, [UNK] for characters the model does not know."""
+        codepoints = _codepoints(lines, len(lines[0]))  # (B, T)
+        found = np.minimum(np.searchsorted(self._sorted_codepoints, codepoints), len(self._sorted_codepoints) - 1)
+        return np.where(self._sorted_codepoints[found] == codepoints, self._sorted_ids[found], self.index[UNK])
 
     def __call__(self, uppers: str | list[str], **kwargs):
         """The best lower line for one upper line, or a list of them for a list."""
@@ -229,7 +244,7 @@ class Couplet:
         if shortlist is not None:
             logits = self.network.shortlisted_logits(np.concatenate([layout.hidden for layout in layouts]),
                                                      np.concatenate([layout.upper_ids for layout in layouts]),
-                                                     shortlist)  # (N all, K)
+                                                     shortlist, pool, pool.threads)  # (N all, K)
             ends = np.cumsum([len(layout.hidden) for layout in layouts])[:-1]
             for layout, part in zip(layouts, np.split(logits, ends)):
                 layout.logits, layout.columns = part, shortlist[layout.upper_ids]  # (N, K) each
@@ -274,23 +289,34 @@ class Couplet:
         clash = (chosen[:, 1:] == chosen[:, :-1]).any(1)  # (B,)
         clash |= np.bincount(layout.line_of[leaders], ~np.isfinite(best_scores[leaders]), minlength=batch) > 0
         totals = np.bincount(layout.line_of[leaders], best_scores[leaders], minlength=batch)  # (B,)
+
+        # a clash (or n > 1): the exact search over each group's best candidates, for a block of lines at once
+        searched = np.flatnonzero(clash) if n == 1 else np.arange(batch)
+        n_best: dict[int, list[tuple[float, list[int]]]] = {}  # line -> its n best (total, id per group)
+        for block in (searched[i:i + SEARCH_BLOCK] for i in range(0, len(searched), SEARCH_BLOCK)):
+            in_block = np.zeros(batch, dtype=bool)
+            in_block[block] = True
+            group_rows = rows[leaders & in_block[layout.line_of]]  # line by line, groups in order of first appearance
+            group_counts = np.bincount(layout.line_of[group_rows], minlength=batch)[block]  # (lines,)
+            picked, scores = top_candidates(logits[group_rows] - normaliser[group_rows, None],
+                                            candidates_needed(n, int(group_counts.max())))  # (R, k) each
+            ids = picked if columns is None else np.take_along_axis(columns[group_rows], picked, 1)
+            bounds = np.r_[0, np.cumsum(group_counts)].tolist()
+            for line, start, end in zip(block.tolist(), bounds[:-1], bounds[1:]):
+                n_best[line] = found = best_assignments(ids[start:end], scores[start:end], n)
+                if n == 1 and found:
+                    totals[line] = found[0][0]
+                    best_ids[group_rows[start:end]] = found[0][1]
+        unserved = [line for line, found in n_best.items() if not found and columns is not None]
+
         lower = layout.chars.copy()
         lower[layout.line_of, layout.position_of] = self._vocab_codepoints[best_ids[layout.leader_row]]
         results = [[(text, float(total))] for text, total in zip(_strings(lower), totals)]
-
-        unserved: list[int] = []
-        for line in (np.flatnonzero(clash) if n == 1 else range(batch)):
-            # a clash (or n > 1): the exact search, over each group's best candidates
-            group_rows = rows[(layout.line_of == line) & leaders]  # in order of first appearance
-            picked, scores = top_candidates(logits[group_rows] - normaliser[group_rows, None],
-                                            candidates_needed(n, len(group_rows)))  # (G, k) each
-            found = best_assignments(picked if columns is None else np.take_along_axis(columns[group_rows], picked, 1),
-                                     scores, n)
-            if not found and columns is not None:
-                unserved.append(line)
-            upper = layout.lines[line]
-            results[line] = [(assemble(upper, character_groups(upper), tokens, self.vocab), total)
-                             for total, tokens in found]
+        for line, found in n_best.items():
+            if n > 1 or not found:  # n == 1: written above, as arrays
+                upper = layout.lines[line]
+                results[line] = [(assemble(upper, character_groups(upper), tokens, self.vocab), total)
+                                 for total, tokens in found]
         if unserved:
             again = self._decode_constrained([([layout.lines[i] for i in unserved], layout.ids[unserved])], n, tone,
                                              normalise, _InlinePool(), use_shortlist=False)[0]

@@ -103,9 +103,27 @@ def best_assignments(ids: np.ndarray, scores: np.ndarray, n: int = 1,
     """The n best ways to give each group a distinct character, best first, exactly: (total score,
     id per group). ``ids``, ``scores``: (G, k), each row a group's candidates best first, -inf where
     not allowed. The search is a compiled kernel (zhnlp._native; its pure-Python twin states the
-    algorithm)."""
-    return kernels.best_assignments(np.ascontiguousarray(ids, dtype=np.int64),
-                                    np.ascontiguousarray(scores, dtype=np.float64), n, max_expansions)
+    algorithm). When the search stops at ``max_expansions`` before any assignment is complete (groups
+    that all want the same few characters, from a barely trained model), the greedy assignment
+    stands in: the most confident group first, each taking its best character still free."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    scores = np.ascontiguousarray(scores, dtype=np.float64)
+    return kernels.best_assignments(ids, scores, n, max_expansions) or _greedy_assignment(ids, scores)
+
+
+def _greedy_assignment(ids: np.ndarray, scores: np.ndarray) -> list[tuple[float, list[int]]]:
+    """One assignment of distinct ids, [] when greedy runs out of allowed ones."""
+    taken: set[int] = set()
+    tokens = [0] * len(ids)
+    total = 0.0
+    for group in np.argsort(-scores[:, 0], kind="stable").tolist():
+        free = [j for j in range(ids.shape[1]) if np.isfinite(scores[group, j]) and int(ids[group, j]) not in taken]
+        if not free:
+            return []
+        tokens[group] = int(ids[group, free[0]])
+        taken.add(tokens[group])
+        total += float(scores[group, free[0]])
+    return [(total, tokens)]
 
 
 def assemble(upper: str, groups: list[list[int]], tokens: list[int], vocab: list[str]) -> str:

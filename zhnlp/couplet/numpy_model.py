@@ -25,8 +25,9 @@ class NumpyCouplet:
             stacked = np.ascontiguousarray(kernel.transpose(2, 1, 0).reshape(-1, kernel.shape[0]))  # (k C, 2C)
             self.convolutions.append((dilation, stacked, weights[f"encoder.layers.{i}.conv.bias"]))
         self.output_weight = np.ascontiguousarray(weights["output.weight"].T)  # (C, V)
-        self.output_rows = np.ascontiguousarray(weights["output.weight"])  # (V, C): a shortlist's rows gathered
         self.output_bias = weights["output.bias"]  # (V,)
+        # (V, C+1): each output vector and its bias, a shortlist's rows gathered from it
+        self.output_with_bias = np.ascontiguousarray(np.c_[weights["output.weight"], self.output_bias])
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> tuple["NumpyCouplet", list[str]]:
@@ -77,17 +78,36 @@ class NumpyCouplet:
         flat = hidden.reshape(-1, hidden.shape[-1]) @ self.output_weight + self.output_bias
         return flat.reshape(*hidden.shape[:-1], -1)
 
-    def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
+    def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray,
+                           pool=None, parts: int = 1) -> np.ndarray:
         """(N, C) hidden states at positions holding ``upper_ids`` (N,) -> (N, K) logits of each
-        position's shortlist row ``shortlist[upper_ids]``: one (n, C) x (C, K) product per distinct
-        upper character, whose rows share the K output vectors."""
+        position's shortlist row ``shortlist[upper_ids]``: one (n, C+1) x (C+1, K) product per distinct
+        upper character (the bias as one more input), whose rows share the K output vectors. With a
+        ``pool``: the distinct characters in ``parts`` parts of about equal numbers of rows."""
+        count, channels = hidden.shape
         size = shortlist.shape[1]
-        out = np.empty((len(upper_ids), size), dtype=np.float32)  # (N, K)
         order = np.argsort(upper_ids, kind="stable")
         ordered = upper_ids[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else ordered
-        for start, end in zip(starts.tolist(), [*starts[1:].tolist(), len(ordered)]):
-            rows = order[start:end]
-            columns = shortlist[ordered[start]]  # (K,)
-            out[rows] = hidden[rows] @ self.output_rows[columns].T + self.output_bias[columns]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if count else ordered
+        ends = np.r_[starts[1:], count].astype(np.int64)
+        inputs = np.empty((count, channels + 1), dtype=np.float32)  # (N, C+1), rows by upper character
+        np.take(hidden, order, axis=0, out=inputs[:, :channels])
+        inputs[:, channels] = 1.0
+        grouped = np.empty((count, size), dtype=np.float32)  # (N, K), rows by upper character
+
+        def products(groups: range) -> None:  # parts write disjoint rows of ``grouped``
+            vectors = np.empty((size, channels + 1), dtype=np.float32)  # (K, C+1)
+            for start, end in zip(starts[groups].tolist(), ends[groups].tolist()):
+                np.take(self.output_with_bias, shortlist[ordered[start]], axis=0, out=vectors)
+                np.matmul(inputs[start:end], vectors.T, out=grouped[start:end])
+
+        cuts = np.searchsorted(starts, np.linspace(0, count, parts + 1)[1:-1]).tolist() if pool else []
+        bounds = [0, *cuts, len(starts)]
+        list((pool or _Inline).map(products, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]))
+        out = np.empty_like(grouped)
+        out[order] = grouped
         return out
+
+
+class _Inline:
+    map = staticmethod(map)
