@@ -119,10 +119,14 @@ def test_batched_decoder_matches_the_line_by_line_decoder(monkeypatch, search_bl
             assert bot(uppers, n=1, tone=tone) == [a.best for a in bot.answer(uppers, tone=tone)]
 
 
-def test_numpy_runtime_matches_the_torch_model(tmp_path):
-    """The CPU path answers without torch; it must compute what the PyTorch model computes."""
-    from zhnlp.couplet import Couplet
+@pytest.mark.parametrize("encode_positions", [1024, 5])
+def test_numpy_runtime_matches_the_torch_model(tmp_path, monkeypatch, encode_positions):
+    """The CPU path answers without torch; it must compute what the PyTorch model computes, whether
+    a batch's lines are encoded at once or a slice at a time (5 positions: one line per slice)."""
+    from zhnlp.couplet import Couplet, numpy_model
     from zhnlp.couplet.numpy_model import NumpyCouplet
+
+    monkeypatch.setattr(numpy_model, "ENCODE_POSITIONS", encode_positions)
 
     torch.manual_seed(1)
     model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2, 3))).eval()

@@ -15,6 +15,9 @@ import numpy as np
 from .folder import WEIGHTS_FILE, CoupletConfig, read_folder
 
 
+ENCODE_POSITIONS = 1024
+
+
 class NumpyCouplet:
     def __init__(self, config: CoupletConfig, weights: dict[str, np.ndarray]):
         self.config = config
@@ -38,7 +41,18 @@ class NumpyCouplet:
         return cls(config, weights), vocab
 
     def encode(self, input_ids: np.ndarray) -> np.ndarray:
-        """(B, T) ids, 0 = padding -> (B, T, C) hidden states."""
+        """(B, T) ids, 0 = padding -> (B, T, C) hidden states, a slice of lines at a time: about
+        ENCODE_POSITIONS positions keep each layer's arrays in the core's cache (20% faster per line
+        here than 5,000 positions at once)."""
+        lines = max(1, ENCODE_POSITIONS // max(1, input_ids.shape[1]))
+        if len(input_ids) <= lines:
+            return self._encode(input_ids)
+        out = np.empty((*input_ids.shape, self.config.embedding_dim), dtype=np.float32)  # (B, T, C)
+        for start in range(0, len(input_ids), lines):
+            out[start:start + lines] = self._encode(input_ids[start:start + lines])
+        return out
+
+    def _encode(self, input_ids: np.ndarray) -> np.ndarray:
         mask = (input_ids != 0)[..., None].astype(np.float32) if (input_ids == 0).any() else None  # (B, T, 1)
         x = self.embedding[input_ids]  # (B, T, C)
         batch, length, channels = x.shape
