@@ -16,6 +16,7 @@ from .folder import WEIGHTS_FILE, CoupletConfig, read_folder
 
 
 ENCODE_POSITIONS = 1024
+GROUPS_PER_PRODUCT = 64  # shortlists gathered for one stacked product: 64 x 128 x 128 floats, 4 MB
 
 
 class NumpyCouplet:
@@ -28,9 +29,8 @@ class NumpyCouplet:
             stacked = np.ascontiguousarray(kernel.transpose(2, 1, 0).reshape(-1, kernel.shape[0]))  # (k C, 2C)
             self.convolutions.append((dilation, stacked, weights[f"encoder.layers.{i}.conv.bias"]))
         self.output_weight = np.ascontiguousarray(weights["output.weight"].T)  # (C, V)
+        self.output_rows = np.ascontiguousarray(weights["output.weight"])  # (V, C): a shortlist's rows gathered
         self.output_bias = weights["output.bias"]  # (V,)
-        # (V, C+1): each output vector and its bias, a shortlist's rows gathered from it
-        self.output_with_bias = np.ascontiguousarray(np.c_[weights["output.weight"], self.output_bias])
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike) -> tuple["NumpyCouplet", list[str]]:
@@ -95,29 +95,38 @@ class NumpyCouplet:
     def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray,
                            pool=None, parts: int = 1) -> np.ndarray:
         """(N, C) hidden states at positions holding ``upper_ids`` (N,) -> (N, K) logits of each
-        position's shortlist row ``shortlist[upper_ids]``: one (n, C+1) x (C+1, K) product per distinct
-        upper character (the bias as one more input), whose rows share the K output vectors. With a
-        ``pool``: the distinct characters in ``parts`` parts of about equal numbers of rows."""
+        position's shortlist row ``shortlist[upper_ids]``. The rows of one upper character share its
+        K output vectors: one (n, C) x (C, K) product per distinct character, and characters held by the same number n of rows go through one stacked product, up
+        to GROUPS_PER_PRODUCT at a time. With a ``pool``: the products in ``parts`` parts."""
         count, channels = hidden.shape
         size = shortlist.shape[1]
-        order = np.argsort(upper_ids, kind="stable")
-        ordered = upper_ids[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if count else ordered
-        ends = np.r_[starts[1:], count].astype(np.int64)
-        inputs = np.empty((count, channels + 1), dtype=np.float32)  # (N, C+1), rows by upper character
-        np.take(hidden, order, axis=0, out=inputs[:, :channels])
-        inputs[:, channels] = 1.0
-        grouped = np.empty((count, size), dtype=np.float32)  # (N, K), rows by upper character
+        chars, inverse, counts = np.unique(upper_ids, return_inverse=True, return_counts=True)
+        group_order = np.lexsort((chars, counts))  # the distinct characters by (rows, character)
+        chars, counts = chars[group_order], counts[group_order]
+        rank = np.empty_like(group_order)
+        rank[group_order] = np.arange(len(group_order))
+        order = np.argsort(rank[inverse.ravel()], kind="stable")  # rows, their characters' groups in that order
+        inputs = hidden[order]  # (N, C), rows in ``order``
+        grouped = np.empty((count, size), dtype=np.float32)  # (N, K), rows in ``order``
+        # runs of characters with the same number of rows, cut to GROUPS_PER_PRODUCT characters
+        group_starts = np.r_[0, np.cumsum(counts)]  # (G+1,): each character's first row
+        level_starts = np.flatnonzero(np.r_[True, counts[1:] != counts[:-1]])
+        runs = [(g, min(g + GROUPS_PER_PRODUCT, end)) for g, end in zip(level_starts.tolist(),
+                                                                        [*level_starts[1:].tolist(), len(chars)])
+                for g in range(g, end, GROUPS_PER_PRODUCT)]
 
-        def products(groups: range) -> None:  # parts write disjoint rows of ``grouped``
-            vectors = np.empty((size, channels + 1), dtype=np.float32)  # (K, C+1)
-            for start, end in zip(starts[groups].tolist(), ends[groups].tolist()):
-                np.take(self.output_with_bias, shortlist[ordered[start]], axis=0, out=vectors)
-                np.matmul(inputs[start:end], vectors.T, out=grouped[start:end])
+        def multiply(part: list[tuple[int, int]]) -> None:  # runs write disjoint rows of ``grouped``
+            for first, last in part:
+                rows = int(counts[first])
+                start, end = int(group_starts[first]), int(group_starts[last])
+                columns = shortlist[chars[first:last]]  # (g, K)
+                products = grouped[start:end].reshape(last - first, rows, size)  # (g, n, K)
+                np.matmul(inputs[start:end].reshape(last - first, rows, channels),
+                          self.output_rows[columns].transpose(0, 2, 1), out=products)  # (g, n, C) x (g, C, K)
+                products += self.output_bias[columns][:, None, :]
 
-        cuts = np.searchsorted(starts, np.linspace(0, count, parts + 1)[1:-1]).tolist() if pool else []
-        bounds = [0, *cuts, len(starts)]
-        list((pool or _Inline).map(products, [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]))
+        parts = max(1, min(parts if pool else 1, len(runs)))
+        list((pool or _Inline).map(multiply, [runs[p::parts] for p in range(parts)]))
         out = np.empty_like(grouped)
         out[order] = grouped
         return out
