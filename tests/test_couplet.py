@@ -207,6 +207,30 @@ def test_tone_constraint_ends_on_a_level_tone():
         assert is_level_tone(lower[-1])
 
 
+@pytest.mark.parametrize("groups_per_product", [1, 2, 64])
+def test_shortlisted_logits_are_the_output_layer_at_the_shortlist(tmp_path, monkeypatch, groups_per_product):
+    """Characters held by the same number of positions share stacked products, cut into runs; on one
+    thread or two, every row must get the full output layer's logits at its shortlist's columns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zhnlp.couplet import numpy_model
+
+    monkeypatch.setattr(numpy_model, "GROUPS_PER_PRODUCT", groups_per_product)
+    torch.manual_seed(3)
+    CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=8)).save_pretrained(
+        tmp_path / "m", VOCAB, dtype=torch.float32)
+    runtime, _ = numpy_model.NumpyCouplet.from_pretrained(tmp_path / "m")
+    rng = np.random.default_rng(0)
+    upper_ids = np.repeat(np.arange(4, 11), [1, 1, 1, 2, 2, 3, 5])  # characters held 1, 2, 3 and 5 times
+    rng.shuffle(upper_ids)
+    hidden = rng.normal(size=(len(upper_ids), 8)).astype(np.float32)  # (N, C)
+    shortlist = np.stack([rng.permutation(len(VOCAB))[:6] for _ in VOCAB]).astype(np.int16)  # (V, K)
+    expected = np.take_along_axis(runtime.logits(hidden), shortlist[upper_ids].astype(np.int64), 1)  # (N, K)
+    assert np.allclose(runtime.shortlisted_logits(hidden, upper_ids, shortlist), expected, atol=1e-5)
+    with ThreadPoolExecutor(2) as pool:
+        assert np.allclose(runtime.shortlisted_logits(hidden, upper_ids, shortlist, pool, 2), expected, atol=1e-5)
+
+
 def test_shortlist_holds_the_most_aligned_characters_and_never_a_banned_one():
     from zhnlp.couplet.decode import never_emitted
     from zhnlp.couplet.shortlist import build_shortlist
