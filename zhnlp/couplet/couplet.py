@@ -184,9 +184,10 @@ class Couplet:
                batch_size: int = 512, scores: bool = True) -> CoupletAnswer | list[CoupletAnswer]:
         """Lower lines for one upper line or a list: the n best under the rules (or the plain argmax).
 
-        Lines of one length share a batch (``batch_size`` at most: larger batches share each shortlist
-        row's output vectors among more positions); the rules' masks, the sums over repeated characters and
-        the best character per group are computed for the whole batch at once. ``scores=False``
+        Lines of one length share a batch (``batch_size`` at most; the batches of up to WAVE_LINES lines
+        share the output layer, so that each shortlist row's output vectors serve many positions); the
+        rules' masks, the sums over repeated characters and the best character per group are computed
+        for the whole batch at once. ``scores=False``
         skips the softmax's normaliser, the costliest step after the model: the lines are the same,
         their scores then unnormalised."""
         single = isinstance(uppers, str)
@@ -237,8 +238,8 @@ class Couplet:
                             pool, use_shortlist: bool = True) -> list[list[list[tuple[str, float]]]]:
         """``decode.constrained_decode`` for batches of equal-length lines (their texts and (B, T) ids),
         in array operations: the model runs batch by batch on the pool's threads, the output layer
-        once for all of them (one product per distinct upper character shares its shortlist's output
-        vectors among every position holding it), the search batch by batch again."""
+        once for all of them (NumpyCouplet.shortlisted_logits: the positions holding one upper
+        character share its shortlist's output vectors), the search batch by batch again."""
         layouts = list(pool.map(lambda batch: _Layout(*batch, self._punctuation, self.network), batches))
         shortlist = self.shortlist if use_shortlist else None
         if shortlist is not None:
