@@ -76,13 +76,14 @@ def check_output(output: Path | None, force: bool) -> None:
         raise OutputError(f"output exists: {output}", "add --force to overwrite it")
 
 
-def text_lines(text: str, encoding: str, verb: str) -> Iterator[str]:
-    """TEXT|FILE|-: the lines of a file or of stdin, or the argument itself as one line."""
+def text_lines(text: str, encoding: str, verb: str, on_bytes=None) -> Iterator[str]:
+    """TEXT|FILE|-: the lines of a file or of stdin, or the argument itself as one line.
+    ``on_bytes(n)``: called with the bytes read from a file, for a progress bar."""
     from zhnlp.errors import InputError
     from zhnlp.textio import iter_lines, resolve_sources
 
     if text == "-" or looks_like_file(text):
-        return iter_lines(resolve_sources(text), encoding)
+        return iter_lines(resolve_sources(text), encoding, on_bytes)
     if text.endswith((".txt", ".tsv")) or "/" in text:
         raise InputError(f"no such file: {text}", f"check the path, or quote a sentence to {verb} it")
     return iter([text])

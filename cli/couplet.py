@@ -9,8 +9,8 @@ import typer
 
 from zhnlp.couplet.shortlist import DEFAULT_SHORTLIST_SIZE  # the option's default
 
-from .common import (DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, QuietOpt, handle_errors, looks_like_file,
-                     text_lines)
+from .common import (DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, check_output, handle_errors,
+                     looks_like_file, text_lines)
 
 train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evaluate couplet ...", no_args_is_help=True)
@@ -38,47 +38,59 @@ def couplet(
                                             "together.")] = 512,
     shortlist: ShortlistOpt = True,
     encoding: EncodingOpt = "utf-8",
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write the lower line of a couplet (对联), under the rules: same length, punctuation copied,
-    repeats mirrored, never the same character at the same position.
+    repeats mirrored, never the same character at the same position. A file (or -) of upper lines
+    gives one answer per line, in order; with -o the file appears only when every line is answered.
 
     Example:
 
         zhnlp couplet "春回大地千山秀" -n 3
+        zhnlp couplet uppers.txt -o lowers.txt
     """
     from zhnlp.couplet import Couplet
     from zhnlp.couplet.couplet import WAVE_LINES
     from zhnlp.errors import InputError
+    from zhnlp.progress import progress_task
+    from zhnlp.textio import atomic_output, resolve_sources, total_bytes
 
+    check_output(output, force)
     bot = Couplet.from_pretrained(model, device=device, shortlist=shortlist)
     source = "stdin" if upper == "-" else upper if looks_like_file(upper) else None
+    size = total_bytes(resolve_sources(upper)) if source and source != "stdin" else None
     block: list[str] = []
 
-    def flush() -> None:
+    def flush(handle) -> None:
         answers = bot.answer(block, n=n, constrained=not plain, tone=tone, batch_size=batch_size)
         for answer in answers:
             if json_output:
                 candidates = [{"lower": text, "score": round(score, 4)} for text, score in answer.candidates]
-                typer.echo(json.dumps({"upper": answer.upper, "candidates": candidates, "unknown": answer.unknown},
-                                      ensure_ascii=False))
+                handle.write(json.dumps({"upper": answer.upper, "candidates": candidates, "unknown": answer.unknown},
+                                        ensure_ascii=False))
             elif n == 1:
-                typer.echo(answer.best)
+                handle.write(answer.best)
             else:
-                typer.echo("\t".join(text for text, _ in answer.candidates))
+                handle.write("\t".join(text for text, _ in answer.candidates))
+            handle.write("\n")
             if answer.unknown and not json_output:
                 typer.echo(f"warning: unknown to the model (read as [UNK]): {''.join(answer.unknown)}", err=True)
         block.clear()
 
     # streamed: a block of lines is checked, answered and written before the next is read
-    for number, line in enumerate(text_lines(upper, encoding, "answer"), 1):
-        try:
-            block.append(bot.check(line, number if source else None))
-        except InputError as error:
-            raise InputError(f"{source}, {error.message}" if source else error.message, error.hint) from None
-        if len(block) == WAVE_LINES:
-            flush()
-    if block:
-        flush()
+    with progress_task("couplets", total=size, enabled=not quiet and source is not None and output is not None) \
+            as task, atomic_output(output, force=force) as handle:
+        for number, line in enumerate(text_lines(upper, encoding, "answer", task.advance), 1):
+            try:
+                block.append(bot.check(line, number if source else None))
+            except InputError as error:
+                raise InputError(f"{source}, {error.message}" if source else error.message, error.hint) from None
+            if len(block) == WAVE_LINES:
+                flush(handle)
+        if block:
+            flush(handle)
 
 
 @train_app.command("couplet")

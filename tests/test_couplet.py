@@ -421,6 +421,12 @@ def test_couplet_cli_batch_mode_json_and_bad_inputs(tmp_path):
     result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert [len(x) for x in result.stdout.splitlines()] == [2, 3]
+    written = tmp_path / "lowers.txt"
+    result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu", "-o", written)
+    assert result.exit_code == 0 and result.stdout == "", result.output
+    assert [len(x) for x in written.read_text(encoding="utf-8").splitlines()] == [2, 3]
+    result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu", "-o", written)
+    assert result.exit_code == 1 and "--force" in result.stderr
     result = _cli("couplet", "天龘", "--model", tmp_path / "model", "--json", "-n", 2, "--device", "cpu")
     data_out = json.loads(result.stdout)
     assert data_out["unknown"] == ["龘"] and len(data_out["candidates"]) == 2
@@ -438,6 +444,11 @@ def test_couplet_cli_batch_mode_json_and_bad_inputs(tmp_path):
         result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu")
     assert result.exit_code == 1 and f"{lines}, line 7: no Chinese" in result.stderr, result.output
     assert [len(x) for x in result.stdout.splitlines()] == [2, 3, 2, 3]  # the first block was answered
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(couplet_module, "WAVE_LINES", 4)
+        result = _cli("couplet", lines, "--model", tmp_path / "model", "--device", "cpu", "-o", written, "--force")
+    assert result.exit_code == 1 and "line 7" in result.stderr
+    assert [len(x) for x in written.read_text(encoding="utf-8").splitlines()] == [2, 3]  # -o: the old file, whole
     result = _cli("couplet", "天地", "--model", tmp_path / "missing")
     assert result.exit_code == 1 and "zhnlp train couplet" in result.stderr
     result = _cli("evaluate", "couplet", "--data", data, "--model", tmp_path / "model", "--json", "--device", "cpu")
