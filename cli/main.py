@@ -248,6 +248,8 @@ def parse(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON tree per line: template, span, "
                                               "text, children.")] = False,
     encoding: EncodingOpt = "utf-8",
+    output: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Parse sentences into nested templates: the cover with the highest total log-probability.
 
@@ -257,6 +259,9 @@ def parse(
     """
     from zhnlp.errors import InputError
     from zhnlp.templates import TemplateParser, TemplateSet
+    from zhnlp.textio import atomic_output
+
+    check_output(output, force)
     if lexicon is not None and not lexicon.is_file():
         raise InputError(f"lexicon not found: {lexicon}", f"make one: zhnlp discover-words CORPUS -o {lexicon}")
     template_set = TemplateSet.load(templates_path)
@@ -266,16 +271,18 @@ def parse(
     parser = TemplateParser(template_set, str(lexicon) if lexicon else None)
     lines = text_lines(text, encoding, "parse")
     console = None
-    for line in lines:
-        tree = parser.parse(line)
-        if json_output:
-            typer.echo(json.dumps(None if tree is None else tree.to_dict(), ensure_ascii=False))
-            continue
-        if console is None:
-            from rich.console import Console
+    with atomic_output(output, force=force) as handle:
+        for line in lines:
+            tree = parser.parse(line)
+            if json_output:
+                handle.write(json.dumps(None if tree is None else tree.to_dict(), ensure_ascii=False) + "\n")
+                continue
+            if console is None:
+                from rich.console import Console
 
-            console = Console(highlight=False)
-        console.print(_rich_tree(tree) if tree is not None else "(no words)")
+                console = Console(highlight=False) if output is None else Console(file=handle, color_system=None,
+                                                                                  highlight=False, width=200)
+            console.print(_rich_tree(tree) if tree is not None else "(no words)")
 
 
 def _rich_tree(node):

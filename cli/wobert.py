@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import DeviceOpt, EncodingOpt, ForceOpt, InputsArg, JsonOpt, QuietOpt, handle_errors, text_lines
+from .common import (DeviceOpt, EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output,
+                     handle_errors, text_lines)
 
 wobert_app = typer.Typer(help="WoBERT: word-level Chinese BERT. Build a vocabulary, initialise from a char-level "
                               "BERT, pre-train, evaluate.", no_args_is_help=True)
@@ -47,6 +48,8 @@ def tokenize(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line: tokens, input_ids, "
                                               "offsets (character spans; [0, 0] for [CLS]/[SEP]).")] = False,
     encoding: EncodingOpt = "utf-8",
+    output: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Tokenize text with WoBERT's word-level tokenizer: tokens and ids, with [CLS] and [SEP].
 
@@ -55,22 +58,25 @@ def tokenize(
         zhnlp tokenize "今天天气不错" --vocab ../shared/data/wobert/wobert_chinese_base/vocab.txt
     """
     from zhnlp.errors import InputError
+    from zhnlp.textio import atomic_output
     from zhnlp.wobert import WoBertTokenizer
 
+    check_output(output, force)
     if (model is None) == (vocab is None):
         raise InputError("give the tokenizer with --model DIR or --vocab FILE (one of them)",
                          f"e.g. zhnlp tokenize \"今天天气不错\" --vocab {EXAMPLE_VOCAB}")
     overrides = {"oov": oov.value} if oov is not None else {}
     tokenizer = WoBertTokenizer.from_pretrained(model if model is not None else vocab, **overrides)
     truncation = max_length is not None
-    for line in text_lines(text, encoding, "tokenize"):
-        encoded = tokenizer(line, max_length=max_length, truncation=truncation, return_offsets_mapping=True)
-        tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
-        if json_output:
-            typer.echo(json.dumps({"tokens": tokens, "input_ids": encoded["input_ids"],
-                                   "offsets": encoded["offset_mapping"]}, ensure_ascii=False))
-        else:
-            typer.echo(" ".join(tokens) + "\t" + " ".join(map(str, encoded["input_ids"])))
+    with atomic_output(output, force=force) as handle:
+        for line in text_lines(text, encoding, "tokenize"):
+            encoded = tokenizer(line, max_length=max_length, truncation=truncation, return_offsets_mapping=True)
+            tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+            if json_output:
+                handle.write(json.dumps({"tokens": tokens, "input_ids": encoded["input_ids"],
+                                         "offsets": encoded["offset_mapping"]}, ensure_ascii=False) + "\n")
+            else:
+                handle.write(" ".join(tokens) + "\t" + " ".join(map(str, encoded["input_ids"])) + "\n")
 
 
 @wobert_app.command("build-vocab")

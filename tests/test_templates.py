@@ -215,6 +215,12 @@ def test_cli_templates_then_parse(planted, tmp_path):
     assert shown.exit_code == 0 and "X 可以 X 吗" in shown.stdout and f"({a})可以({b})吗" in shown.stdout
     piped = _run("parse", "-", "-t", saved, "-l", lexicon, "--json", input=f"{a}可以{b}吗\n")
     assert json.loads(piped.stdout)["template"] == "X 可以 X 吗"
+    trees_file, text_file = tmp_path / "trees.jsonl", tmp_path / "trees.txt"
+    assert _run("parse", sentences, "-t", saved, "-l", lexicon, "--json", "-o", trees_file).stdout == ""
+    assert trees_file.read_text(encoding="utf-8") == parsed.stdout
+    assert _run("parse", f"{a}可以{b}吗", "-t", saved, "-l", lexicon, "-o", text_file).exit_code == 0
+    assert "X 可以 X 吗" in text_file.read_text(encoding="utf-8") and "\x1b[" not in text_file.read_text(encoding="utf-8")
+    assert _run("parse", sentences, "-t", saved, "-l", lexicon, "-o", trees_file).exit_code == 1  # no --force
 
 
 def rows(output):

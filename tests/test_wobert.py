@@ -363,6 +363,11 @@ def test_tokenize_cli_json_has_tokens_ids_and_offsets_with_cls_and_sep(vocab_fil
     result = _cli("tokenize", lines, "--vocab", vocab_file)
     assert result.stdout.splitlines()[0].split("\t")[0] == "[CLS] 你好 [SEP]"
     assert len(result.stdout.splitlines()) == 3
+    written = tmp_path / "tokens.tsv"
+    assert _cli("tokenize", lines, "--vocab", vocab_file, "-o", written).stdout == ""
+    assert written.read_text(encoding="utf-8") == result.stdout
+    refused = _cli("tokenize", lines, "--vocab", vocab_file, "-o", written)
+    assert refused.exit_code == 1 and "--force" in refused.stderr
 
 
 def test_tokenize_cli_errors_are_one_line_and_exit_1(vocab_file, tmp_path):
