@@ -650,8 +650,8 @@ cdef class NgramSet:
             ok = True
             for i in range(size):
                 ids[i] = vocab.table[<Py_UCS4>word[i]]
-                if ids[i] == SEPARATOR or ids[i] == 0:  # not a word char, or unseen: in no n-gram, and in
-                    ok = size < low  # a substring of low chars (its id would read as a shorter n-gram's end)
+                if ids[i] == SEPARATOR or ids[i] == 0:  # a non-word or unseen character is in no n-gram,
+                    ok = size < low  # so neither is a substring holding it (0 would end a shorter n-gram's key)
             for n in range(low, min(size, high) + 1 if ok else 0):
                 for i in range(size - n + 1):
                     key = 0

@@ -187,9 +187,8 @@ class Couplet:
         Lines of one length share a batch (``batch_size`` at most; the batches of up to WAVE_LINES lines
         share the output layer, so that each shortlist row's output vectors serve many positions); the
         rules' masks, the sums over repeated characters and the best character per group are computed
-        for the whole batch at once. ``scores=False``
-        skips the softmax's normaliser, the costliest step after the model: the lines are the same,
-        their scores then unnormalised."""
+        for the whole batch at once. ``scores=False`` skips the softmax's normaliser, the costliest step
+        after the model: the lines are the same, their scores then unnormalised."""
         single = isinstance(uppers, str)
         lines = [self.check(uppers)] if single else [self.check(u, i + 1) for i, u in enumerate(uppers)]
         unk = self.index[UNK]

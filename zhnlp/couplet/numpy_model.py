@@ -15,7 +15,7 @@ import numpy as np
 from .folder import WEIGHTS_FILE, CoupletConfig, read_folder
 
 
-ENCODE_POSITIONS = 1024
+ENCODE_POSITIONS = 1024  # positions encoded at once: each layer's arrays then fit a core's cache
 GROUPS_PER_PRODUCT = 64  # shortlists gathered for one stacked product: 64 x 128 x 128 floats, 4 MB
 
 
@@ -96,8 +96,9 @@ class NumpyCouplet:
                            pool=None, parts: int = 1) -> np.ndarray:
         """(N, C) hidden states at positions holding ``upper_ids`` (N,) -> (N, K) logits of each
         position's shortlist row ``shortlist[upper_ids]``. The rows of one upper character share its
-        K output vectors: one (n, C) x (C, K) product per distinct character, and characters held by the same number n of rows go through one stacked product, up
-        to GROUPS_PER_PRODUCT at a time. With a ``pool``: the products in ``parts`` parts."""
+        K output vectors: one (n, C) x (C, K) product per distinct character, and the characters held
+        by the same number n of rows go through one stacked product, GROUPS_PER_PRODUCT at most.
+        With a ``pool``: the products in ``parts`` parts, on its threads."""
         count, channels = hidden.shape
         size = shortlist.shape[1]
         chars, inverse, counts = np.unique(upper_ids, return_inverse=True, return_counts=True)
@@ -108,12 +109,11 @@ class NumpyCouplet:
         order = np.argsort(rank[inverse.ravel()], kind="stable")  # rows, their characters' groups in that order
         inputs = hidden[order]  # (N, C), rows in ``order``
         grouped = np.empty((count, size), dtype=np.float32)  # (N, K), rows in ``order``
-        # runs of characters with the same number of rows, cut to GROUPS_PER_PRODUCT characters
         group_starts = np.r_[0, np.cumsum(counts)]  # (G+1,): each character's first row
-        level_starts = np.flatnonzero(np.r_[True, counts[1:] != counts[:-1]])
-        runs = [(g, min(g + GROUPS_PER_PRODUCT, end)) for g, end in zip(level_starts.tolist(),
-                                                                        [*level_starts[1:].tolist(), len(chars)])
-                for g in range(g, end, GROUPS_PER_PRODUCT)]
+        # runs of characters with the same number of rows, GROUPS_PER_PRODUCT characters at most
+        same_count = np.flatnonzero(np.r_[True, counts[1:] != counts[:-1]]).tolist() + [len(chars)]
+        runs = [(first, min(first + GROUPS_PER_PRODUCT, end)) for begin, end in zip(same_count[:-1], same_count[1:])
+                for first in range(begin, end, GROUPS_PER_PRODUCT)]
 
         def multiply(part: list[tuple[int, int]]) -> None:  # runs write disjoint rows of ``grouped``
             for first, last in part:
@@ -126,11 +126,7 @@ class NumpyCouplet:
                 products += self.output_bias[columns][:, None, :]
 
         parts = max(1, min(parts if pool else 1, len(runs)))
-        list((pool or _Inline).map(multiply, [runs[p::parts] for p in range(parts)]))
+        list((pool.map if pool else map)(multiply, [runs[p::parts] for p in range(parts)]))
         out = np.empty_like(grouped)
         out[order] = grouped
         return out
-
-
-class _Inline:
-    map = staticmethod(map)
