@@ -210,10 +210,11 @@ def test_tone_constraint_ends_on_a_level_tone():
 @pytest.mark.parametrize("groups_per_product", [1, 2, 64])
 def test_shortlisted_logits_are_the_output_layer_at_the_shortlist(tmp_path, monkeypatch, groups_per_product):
     """Characters held by the same number of positions share stacked products, cut into runs; on one
-    thread or two, every row must get the full output layer's logits at its shortlist's columns."""
+    thread or two, and on PyTorch in slices of positions, every row must get the full output layer's
+    logits at its shortlist's columns."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from zhnlp.couplet import numpy_model
+    from zhnlp.couplet import couplet, numpy_model
 
     monkeypatch.setattr(numpy_model, "GROUPS_PER_PRODUCT", groups_per_product)
     torch.manual_seed(3)
@@ -229,6 +230,9 @@ def test_shortlisted_logits_are_the_output_layer_at_the_shortlist(tmp_path, monk
     assert np.allclose(runtime.shortlisted_logits(hidden, upper_ids, shortlist), expected, atol=1e-5)
     with ThreadPoolExecutor(2) as pool:
         assert np.allclose(runtime.shortlisted_logits(hidden, upper_ids, shortlist, pool, 2), expected, atol=1e-5)
+    monkeypatch.setattr(couplet, "OUTPUT_ROWS", 4)  # PyTorch's whole output layer, 4 positions at a time
+    on_torch = couplet._TorchNetwork(CoupletModel.from_pretrained(tmp_path / "m")[0], "cpu")
+    assert np.allclose(on_torch.shortlisted_logits(hidden, upper_ids, shortlist), expected, atol=1e-5)
 
 
 def test_shortlist_holds_the_most_aligned_characters_and_never_a_banned_one():

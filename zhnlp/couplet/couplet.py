@@ -29,6 +29,7 @@ _CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # lines decoded together: the output layer runs once per wave (more lines share each shortlist row's
 # output vectors), and the model's states of a wave stay in memory (about 4 KB a line)
 WAVE_LINES = 8192
+OUTPUT_ROWS = 16384  # positions whose whole output layer PyTorch computes at once: 16384 x V floats, 425 MB
 SEARCH_BLOCK = 256  # lines whose candidates are ranked at once (over the whole vocabulary: 256 x ~8 x V floats)
 
 
@@ -71,12 +72,17 @@ class _TorchNetwork:
 
     def shortlisted_logits(self, hidden: np.ndarray, upper_ids: np.ndarray, shortlist: np.ndarray,
                            pool=None, parts: int = 1) -> np.ndarray:
-        """NumpyCouplet.shortlisted_logits's result; on a GPU the whole output layer costs little."""
+        """NumpyCouplet.shortlisted_logits's result; on a GPU the whole output layer costs little, in
+        slices of OUTPUT_ROWS positions (a wave of long lines would otherwise hold gigabytes of logits)."""
         torch = self.torch
+        out = np.empty((len(hidden), shortlist.shape[1]), dtype=np.float32)  # (N, K)
         with torch.inference_mode():
-            logits = self.model.output(torch.from_numpy(hidden).to(self.device))  # (N, V)
-            columns = torch.from_numpy(shortlist[upper_ids]).to(self.device)  # (N, K)
-            return logits.gather(1, columns).float().cpu().numpy()
+            for start in range(0, len(hidden), OUTPUT_ROWS):
+                rows = slice(start, start + OUTPUT_ROWS)
+                logits = self.model.output(torch.from_numpy(hidden[rows]).to(self.device))  # (n, V)
+                columns = torch.from_numpy(shortlist[upper_ids[rows]].astype(np.int64)).to(self.device)  # (n, K)
+                out[rows] = logits.gather(1, columns).float().cpu().numpy()
+        return out
 
 
 def _gpu_may_be_present() -> bool:
