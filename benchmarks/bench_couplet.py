@@ -11,18 +11,23 @@ positions equal to the reference; rule violations: lines breaking a couplet rule
 - constrained: zhnlp's decoder under the rules, scoring each position's shortlist (the 128 lower
   characters most often aligned with its upper character in train; zhnlp/couplet/shortlist.py);
 - constrained, whole vocabulary: the same decoder scoring every character (--no-shortlist);
+- constrained + memory: the same model with a memory of the train pairs (`zhnlp train couplet-memory`,
+  zhnlp/couplet/memory.py; built into a temporary copy, never shipped): their counts mixed into the
+  CNN's probabilities, the 10 best lines re-ranked;
 - counting table: for each upper character with two characters of context on each side, the most
   frequent lower character in train (backing off to one, then none), decoded under the same rules
   (the calibration of issue 5: BLEU 9.35).
+The memory's weights were chosen on dev lines 1-1,500; a second table scores lines 1,501-3,917 alone.
 Speed (best of 5, whole dev set, the machine is shared and noisy):
 - zhnlp batch: ``Couplet(lines)``, the best line under the rules per upper line (numpy on the CPU),
   over the shortlist, then over the whole vocabulary;
 - zhnlp scored: ``Couplet.answer(lines)``, the same with normalised log-probabilities;
 - zhnlp batch, PyTorch path: the same decoding with the model run by PyTorch on the CPU;
+- zhnlp batch with memory: the same with the memory (whole vocabulary, 10 lines re-ranked per line);
 - published decoder: the post's way, as reimplemented: batches of 256 lines padded to their longest,
   a full softmax, then per line the argmax with the upper character forbidden (same model);
 - cold CLI: a fresh `zhnlp couplet "春回大地千山秀"` process (start, model load, answer), best of 3,
-  beside a bare `python -c "import torch"`.
+  beside a bare `python -c "import torch"`; then with the memory (its index is built at load).
 Shortlist sizes: for 32 to 256 characters per upper character, the share of characters the whole-
 vocabulary decoder picks that the shortlist decoder picks too, on every 40th train upper line (no
 reference needed), and lines/s on dev.
@@ -37,6 +42,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from _common import DATA, RESULTS, best_time
@@ -44,19 +50,27 @@ from _common import DATA, RESULTS, best_time
 COUPLET = DATA / "couplet"
 
 
-def quality(model, lines: int | None) -> list[dict]:
-    from zhnlp.couplet import evaluate_couplet, score_lines
+TUNED_LINES = 1500  # dev lines the memory's weights were chosen on (zhnlp/couplet/memory.py)
+
+
+def quality(model, remembering, lines: int | None) -> tuple[list[dict], list[dict]]:
+    """Rows on all dev lines (the first ``lines``), and on the lines after TUNED_LINES."""
+    from zhnlp.couplet import Couplet, score_lines
     from zhnlp.couplet.data import read_pairs
     from zhnlp.couplet.train import counting_baseline
 
-    scores = evaluate_couplet(model, COUPLET, device="cpu", limit=lines)
-    whole = evaluate_couplet(model, COUPLET, device="cpu", limit=lines, shortlist=False)
     pairs = read_pairs(COUPLET, "dev")[:lines]
-    table = counting_baseline(COUPLET, limit=lines)
-    counting = score_lines([u for u, _ in pairs], table, [w for _, w in pairs])
-    return [{"decoder": "argmax (post)", **scores["argmax"]}, {"decoder": "constrained", **scores["constrained"]},
-            {"decoder": "constrained, whole vocabulary", **whole["constrained"]},
-            {"decoder": "counting table", **counting}]
+    uppers, references = [u for u, _ in pairs], [w for _, w in pairs]
+    bot = Couplet.from_pretrained(model, device="cpu")
+    outputs = {"argmax (post)": bot(uppers, constrained=False), "constrained": bot(uppers),
+               "constrained, whole vocabulary": Couplet.from_pretrained(model, device="cpu", shortlist=False)(uppers),
+               "constrained + memory": Couplet.from_pretrained(remembering, device="cpu")(uppers),
+               "counting table": counting_baseline(COUPLET, limit=lines)}
+    every = [{"decoder": name, **score_lines(uppers, out, references)} for name, out in outputs.items()]
+    held_out = [{"decoder": name, **score_lines(uppers[TUNED_LINES:], outputs[name][TUNED_LINES:],
+                                                references[TUNED_LINES:])}
+                for name in ("constrained", "constrained + memory", "counting table") if len(uppers) > TUNED_LINES]
+    return every, held_out
 
 
 def published_decoder(model, vocab: list[str], uppers: list[str], batch_size: int = 256) -> list[str]:
@@ -79,7 +93,7 @@ def published_decoder(model, vocab: list[str], uppers: list[str], batch_size: in
     return out
 
 
-def speed(model_dir, lines: int | None) -> list[dict]:
+def speed(model_dir, remembering, lines: int | None) -> list[dict]:
     from zhnlp.couplet import Couplet, CoupletModel, default_model_dir
     from zhnlp.couplet.data import read_pairs
 
@@ -87,6 +101,7 @@ def speed(model_dir, lines: int | None) -> list[dict]:
     whole = Couplet.from_pretrained(model_dir, device="cpu", shortlist=False)
     torch_model, vocab = CoupletModel.from_pretrained(model_dir or default_model_dir())
     on_torch = Couplet(torch_model, vocab, "cpu", shortlist=bot.shortlist)
+    with_memory = Couplet.from_pretrained(remembering, device="cpu")
     uppers = [u for u, _ in read_pairs(COUPLET, "dev")][:lines]
     bot(uppers[:256])  # warm-up
     rows = []
@@ -95,6 +110,7 @@ def speed(model_dir, lines: int | None) -> list[dict]:
                       ("zhnlp scored (constrained, -n/--json)", lambda: bot.answer(uppers)),
                       ("zhnlp batch (argmax)", lambda: bot(uppers, constrained=False)),
                       ("zhnlp batch, PyTorch path (constrained)", lambda: on_torch(uppers)),
+                      ("zhnlp batch with memory (constrained + memory)", lambda: with_memory(uppers)),
                       ("published decoder (argmax)", lambda: published_decoder(torch_model, vocab, uppers))):
         seconds, _ = best_time(run, repeats=5)
         rows.append({"side": name, "lines": len(uppers), "seconds": round(seconds, 3),
@@ -125,17 +141,17 @@ def shortlist_sizes(model_dir, sizes=(32, 64, 128, 256)) -> list[dict]:
     return rows
 
 
-def cold_start(model) -> dict:
+def cold_start(model, remembering) -> dict:
     command = [sys.executable, "-m", "zhnlp.cli.main", "couplet", "春回大地千山秀", "--device", "cpu"]
-    if model:
-        command += ["--model", str(model)]
 
     def run(cmd):
         return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
 
-    seconds, answer = best_time(lambda: run(command))
+    seconds, answer = best_time(lambda: run(command + (["--model", str(model)] if model else [])))
+    remembered, memory_answer = best_time(lambda: run(command + ["--model", str(remembering)]))
     bare, _ = best_time(lambda: run([sys.executable, "-c", "import torch"]))
-    return {"cold_call_seconds": round(seconds, 3), "import_torch_seconds": round(bare, 3), "answer": answer}
+    return {"cold_call_seconds": round(seconds, 3), "import_torch_seconds": round(bare, 3), "answer": answer,
+            "cold_call_with_memory_seconds": round(remembered, 3), "answer_with_memory": memory_answer}
 
 
 def training_speed(steps: int = 300) -> dict:
@@ -170,16 +186,33 @@ def main() -> None:
         raise SystemExit(f"needs the shared data at {COUPLET}")
     import torch
 
+    from zhnlp.couplet import build_memory
+
     lines = 1000 if args.quick else None
-    results = {"threads": torch.get_num_threads(), "quality": quality(args.model, lines),
-               "speed": speed(args.model, lines), "cold": cold_start(args.model)}
+    with tempfile.TemporaryDirectory() as folder:
+        remembering = Path(folder) / "with-memory"
+        started = time.perf_counter()
+        memory = build_memory(COUPLET, args.model, remembering)
+        memory["seconds"] = round(time.perf_counter() - started, 2)
+        every, held_out = quality(args.model, remembering, lines)
+        results = {"threads": torch.get_num_threads(), "memory": memory, "quality": every,
+                   "quality_held_out": held_out, "speed": speed(args.model, remembering, lines),
+                   "cold": cold_start(args.model, remembering)}
     if not args.quick:
         results["shortlist_sizes"] = shortlist_sizes(args.model)
         results["training"] = training_speed()
-    quality_rows = [[r["decoder"], f"{r['bleu']:.2f}", f"{r['char_accuracy']:.4f}", f"{r['exact_match']:.4f}",
-                     f"{r['rule_violation_rate']:.2%}"] for r in results["quality"]]
-    print_table(f"Couplets on dev ({'1,000 lines' if args.quick else 'all 3,917 lines'})",
-                ["decoder", "BLEU", "char accuracy", "exact match", "rule violations"], quality_rows)
+    def quality_rows(rows):
+        return [[r["decoder"], f"{r['bleu']:.2f}", f"{r['char_accuracy']:.4f}", f"{r['exact_match']:.4f}",
+                 f"{r['rule_violation_rate']:.2%}"] for r in rows]
+
+    columns = ["decoder", "BLEU", "char accuracy", "exact match", "rule violations"]
+    print_table(f"Couplets on dev ({'1,000 lines' if args.quick else 'all 3,917 lines'})", columns,
+                quality_rows(results["quality"]))
+    if results["quality_held_out"]:
+        print_table(f"dev lines {TUNED_LINES + 1:,}+ (not used to choose the memory's weights)", columns,
+                    quality_rows(results["quality_held_out"]))
+    memory = results["memory"]
+    print(f"memory: {memory['pairs']:,} train pairs, {memory['megabytes']} MB, built in {memory['seconds']} s")
     speed_rows = [[r["side"], f"{r['lines']:,}", f"{r['seconds']:.3f}", f"{r['lines_per_second']:,}",
                    f"{r['vs_published']:.2f}x"] for r in results["speed"]]
     print_table(f"Decoding speed on this CPU ({results['threads']} threads)",
@@ -192,7 +225,8 @@ def main() -> None:
                      for r in results["shortlist_sizes"]])
     cold = results["cold"]
     print(f"cold `zhnlp couplet \"春回大地千山秀\"`: {cold['cold_call_seconds']:.2f} s "
-          f"(python -c 'import torch' alone: {cold['import_torch_seconds']:.2f} s) -> {cold['answer']}")
+          f"(python -c 'import torch' alone: {cold['import_torch_seconds']:.2f} s) -> {cold['answer']}; "
+          f"with the memory: {cold['cold_call_with_memory_seconds']:.2f} s -> {cold['answer_with_memory']}")
     if "training" in results:
         t = results["training"]
         print(f"training: {t['examples_per_second']:,.0f} examples/s on {t['device']}, batch 64, {t['steps']} steps")

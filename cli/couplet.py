@@ -1,4 +1,4 @@
-"""`zhnlp couplet`, `zhnlp train couplet`, `zhnlp evaluate couplet`."""
+"""`zhnlp couplet`, `zhnlp train couplet`, `zhnlp train couplet-memory`, `zhnlp evaluate couplet`."""
 from __future__ import annotations
 
 import json
@@ -21,6 +21,8 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Folder with train/ and de
 ShortlistOpt = Annotated[bool, typer.Option("--shortlist/--no-shortlist", help="Score only the lower characters "
                                             "the model's shortlist gives each upper character (fast); or the whole "
                                             "vocabulary.")]
+MemoryOpt = Annotated[bool, typer.Option("--memory/--no-memory", help="Use the model folder's memory of training "
+                                         "pairs when it has one (zhnlp train couplet-memory); or the CNN alone.")]
 
 
 @handle_errors
@@ -37,6 +39,7 @@ def couplet(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Lines of one length decoded "
                                             "together.")] = 512,
     shortlist: ShortlistOpt = True,
+    memory: MemoryOpt = True,
     encoding: EncodingOpt = "utf-8",
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -58,7 +61,7 @@ def couplet(
     from zhnlp.textio import atomic_output, resolve_sources, total_bytes
 
     check_output(output, force)
-    bot = Couplet.from_pretrained(model, device=device, shortlist=shortlist)
+    bot = Couplet.from_pretrained(model, device=device, shortlist=shortlist, memory=memory)
     source = "stdin" if upper == "-" else upper if looks_like_file(upper) else None
     size = total_bytes(resolve_sources(upper)) if source and source != "stdin" else None
     block: list[str] = []
@@ -148,6 +151,29 @@ def train_couplet_command(
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 
+@train_app.command("couplet-memory")
+@handle_errors
+def train_couplet_memory_command(
+    data: DataOpt,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write: a copy of --model with the "
+                                         "memory added; or --model itself.")],
+    model: ModelOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Add a memory of --data's training pairs to a couplet model: their counts join the CNN's
+    probabilities and re-rank its lines (dev BLEU 3 -> 12 with the shipped model). The shipped model
+    has none, since it would hold the training data; this builds one from data you have.
+
+    Example:
+
+        zhnlp train couplet-memory --data ../shared/data/couplet -o couplet-with-memory
+        zhnlp couplet "春回大地千山秀" --model couplet-with-memory
+    """
+    from zhnlp.couplet import build_memory
+
+    typer.echo(json.dumps(build_memory(data, model, output, force=force), ensure_ascii=False, indent=1))
+
+
 @evaluate_app.command("couplet")
 @handle_errors
 def evaluate_couplet_command(
@@ -157,6 +183,7 @@ def evaluate_couplet_command(
     tone: Annotated[bool, typer.Option("--tone", help="Constrain the last character to a level tone.")] = False,
     device: DeviceOpt = "auto",
     shortlist: ShortlistOpt = True,
+    memory: MemoryOpt = True,
     json_output: JsonOpt = False,
 ) -> None:
     """BLEU, char accuracy, exact match and rule violations, plain argmax vs the constrained decoder.
@@ -167,12 +194,13 @@ def evaluate_couplet_command(
     """
     from zhnlp.couplet import evaluate_couplet
 
-    scores = evaluate_couplet(model, data, split, device=device, tone=tone, shortlist=shortlist)
+    scores = evaluate_couplet(model, data, split, device=device, tone=tone, shortlist=shortlist, memory=memory)
     if json_output:
         typer.echo(json.dumps(scores, ensure_ascii=False))
         return
-    typer.echo(f"{'decoder':<12}{'bleu':>8}{'char_acc':>10}{'exact':>8}{'rule_viol':>11}   n={scores['n']}")
+    typer.echo(f"{'decoder':<20}{'bleu':>8}{'char_acc':>10}{'exact':>8}{'rule_viol':>11}   n={scores['n']}")
     for name in ("argmax", "constrained"):
         s = scores[name]
-        typer.echo(f"{name:<12}{s['bleu']:>8.2f}{s['char_accuracy']:>10.4f}{s['exact_match']:>8.4f}"
+        label = "+memory" if name == "constrained" and scores["memory"] else ""
+        typer.echo(f"{name + label:<20}{s['bleu']:>8.2f}{s['char_accuracy']:>10.4f}{s['exact_match']:>8.4f}"
                    f"{s['rule_violation_rate']:>11.4f}")

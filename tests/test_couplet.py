@@ -457,7 +457,8 @@ def test_couplet_cli_batch_mode_json_and_bad_inputs(tmp_path):
     assert result.exit_code == 1 and "zhnlp train couplet" in result.stderr
     result = _cli("evaluate", "couplet", "--data", data, "--model", tmp_path / "model", "--json", "--device", "cpu")
     scores = json.loads(result.stdout)
-    assert set(scores) == {"argmax", "constrained", "n"} and scores["constrained"]["rule_violation_rate"] == 0
+    assert set(scores) == {"argmax", "constrained", "n", "memory"} and scores["constrained"]["rule_violation_rate"] == 0
+    assert scores["memory"] is False
 
 
 def test_couplet_cli_on_the_cpu_never_imports_torch(tmp_path):
@@ -499,3 +500,171 @@ def test_the_shipped_model_on_dev_keeps_every_rule():
     scores = evaluate_couplet(None, SHARED_DATA / "couplet", device="cpu", limit=400)
     assert scores["n"] == 400 and scores["constrained"]["rule_violation_rate"] == 0
     assert scores["constrained"]["char_accuracy"] > scores["argmax"]["char_accuracy"]
+
+
+# ------------------------------------------------------------------------------------------ the memory
+def _memorable_pairs(n=40, seed=3):
+    """Distinct upper lines, each with an arbitrary rule-abiding lower line no mapping explains."""
+    rng = random.Random(seed)
+    letters = [c for c in VOCAB[4:]]
+    pairs, seen = [], set()
+    while len(pairs) < n:
+        upper = "".join(rng.sample(letters, rng.randint(3, 6)))
+        if upper in seen:
+            continue
+        lower = "".join(rng.sample([c for c in letters], len(upper)))
+        if rule_violations(upper, lower):
+            continue
+        seen.add(upper)
+        pairs.append((upper, lower))
+    return pairs
+
+
+def _untrained_model(folder, seed=5):
+    torch.manual_seed(seed)
+    CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16)).save_pretrained(folder, VOCAB)
+    return folder
+
+
+def test_the_memory_recalls_training_pairs_an_untrained_model_cannot(tmp_path):
+    from zhnlp.couplet import Couplet, build_memory
+
+    pairs = _memorable_pairs()
+    data = _write_data(tmp_path / "data", pairs + pairs[:40])  # every pair in train
+    _untrained_model(tmp_path / "model")
+    summary = build_memory(data, tmp_path / "model", tmp_path / "remembering")
+    assert summary["pairs"] == len(pairs) and summary["positions"] == sum(len(u) for u, _ in pairs)
+    assert {p.name for p in (tmp_path / "remembering").iterdir()} == {"config.json", "model.safetensors", "vocab.txt",
+                                                                       "memory.safetensors"}
+    uppers, lowers = [u for u, _ in pairs], [w for _, w in pairs]
+    bot = Couplet.from_pretrained(tmp_path / "remembering", device="cpu")
+    assert bot.memory is not None and bot(uppers) == lowers
+    alone = Couplet.from_pretrained(tmp_path / "remembering", device="cpu", memory=False)
+    assert alone.memory is None and sum(a == b for a, b in zip(alone(uppers), lowers)) < len(pairs) // 4
+    assert Couplet.from_pretrained(tmp_path / "model", device="cpu").memory is None  # the source is untouched
+
+
+@pytest.mark.parametrize("upper", ["天", "天天", "天地天地", "山水，山水。", "风云日月春秋花鸟", "天，天地，地"])
+def test_decoding_with_a_memory_keeps_every_rule(tmp_path, upper):
+    from zhnlp.couplet import Couplet, CoupletMemory
+
+    _untrained_model(tmp_path / "model")
+    pairs = [("天地天地", "山水山水"), ("天天", "花红"), ("山水，山水。", "风云，日月。")]  # some break the rules
+    memory = CoupletMemory.from_pairs(pairs + _memorable_pairs(), VOCAB)
+    bot = Couplet.from_pretrained(tmp_path / "model", device="cpu")
+    bot.memory = memory
+    candidates = bot.answer(upper, n=4, tone=True).candidates
+    assert len(candidates) == 4 and len({text for text, _ in candidates}) == 4
+    assert [s for _, s in candidates] == sorted((s for _, s in candidates), reverse=True)
+    for lower, _ in candidates:
+        assert rule_violations(upper, lower) == [], (upper, lower)
+    assert bot(upper, tone=True) == candidates[0][0]
+
+
+def test_memory_interpolation_is_the_dense_dirichlet_chain():
+    """The sparse update (scale and extra entries) against the formula step by step, with Counters."""
+    from collections import Counter
+
+    from zhnlp.couplet.memory import NEIGHBOUR_PRIOR, WINDOW_PRIOR, CoupletMemory, flat_layout
+
+    pairs = _memorable_pairs(60, seed=8) + [("天地山", "风云日"), ("天地水", "月云花")]
+    memory = CoupletMemory.from_pairs(pairs, VOCAB)
+    queries = ["天地山水", "风云日", "天地水", "红"]
+    rng = np.random.default_rng(0)
+    for upper in queries:
+        ids = np.array([[INDEX[c] for c in upper]])
+        log_probs = np.log(rng.dirichlet(np.ones(len(VOCAB)), size=len(upper)))  # (T, V)
+        flat, centres = flat_layout(ids)
+        got = memory.interpolate(log_probs.copy(), flat, centres)
+        padded = "\0" * 3 + upper + "\0" * 3
+        for position in range(len(upper)):
+            probs = np.exp(log_probs[position])
+
+            def counts(left, right):
+                found = Counter()
+                for up, low in pairs:
+                    text = "\0" * 3 + up + "\0" * 3
+                    for i in range(len(up)):
+                        if text[i + 3 - left:i + 4 + right] == padded[position + 3 - left:position + 4 + right]:
+                            found[INDEX[low[i]]] += 1
+                return found
+
+            stages = [(counts(1, 0) + counts(0, 1), NEIGHBOUR_PRIOR)]
+            stages += [(counts(w, w), WINDOW_PRIOR) for w in (1, 2, 3)]
+            for found, prior in stages:
+                added = np.zeros(len(VOCAB))
+                for token, count in found.items():
+                    added[token] = count
+                probs = (added + prior * probs) / (sum(found.values()) + prior)
+            np.testing.assert_allclose(np.exp(got[position]), probs, rtol=1e-6, atol=1e-12)
+    uniform = np.log(np.full((3, len(VOCAB)), 1 / len(VOCAB)))
+    mixed = memory.interpolate(uniform, *flat_layout(np.array([[INDEX["天"], INDEX["地"], INDEX["山"]]])))
+    assert np.exp(mixed).sum(1) == pytest.approx(np.ones(3)) and mixed[0].argmax() == INDEX["风"]  # 天 -> 风 ...
+
+
+def test_memory_reranking_prefers_remembered_lower_lines():
+    from zhnlp.couplet.memory import CoupletMemory
+
+    pairs = _memorable_pairs(30, seed=4)
+    memory = CoupletMemory.from_pairs(pairs, VOCAB)
+    for upper, lower in pairs:
+        shuffled = lower[::-1]
+        if shuffled == lower:
+            continue
+        scores = memory.rerank_scores(np.array([[INDEX[c] for c in upper]] * 2),
+                                      np.array([[INDEX[c] for c in lower], [INDEX[c] for c in shuffled]]))
+        assert scores[0] > scores[1], (upper, lower, scores)
+
+
+def test_building_a_memory_never_overwrites_and_a_broken_one_is_a_clear_error(tmp_path):
+    from zhnlp.couplet import Couplet, build_memory
+    from zhnlp.couplet.memory import MEMORY_FILE
+    from zhnlp.errors import InputError, OutputError
+
+    data = _write_data(tmp_path / "data", _memorable_pairs(80))
+    model = _untrained_model(tmp_path / "model")
+    build_memory(data, model, model)  # in place: the model's own folder
+    written = (model / MEMORY_FILE).read_bytes()
+    with pytest.raises(OutputError, match="--force"):
+        build_memory(data, model, model)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputError, match="not empty"):
+        build_memory(data, model, tmp_path / "taken")
+    assert (tmp_path / "taken" / "notes.txt").read_text(encoding="utf-8") == "mine"
+    build_memory(data, model, tmp_path / "taken", force=True)
+    assert not (tmp_path / "taken" / "notes.txt").exists() and (tmp_path / "taken" / MEMORY_FILE).read_bytes() == written
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
+    with pytest.raises(InputError, match="no couplet model folder"):
+        build_memory(data, tmp_path / "missing", tmp_path / "out")
+    (model / MEMORY_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(InputError, match=MEMORY_FILE):
+        Couplet.from_pretrained(model, device="cpu")
+    assert Couplet.from_pretrained(model, device="cpu", memory=False).memory is None
+
+
+def test_couplet_memory_cli(tmp_path):
+    pairs = _memorable_pairs()
+    data = _write_data(tmp_path / "data", pairs + pairs[:40])
+    _untrained_model(tmp_path / "model")
+    result = _cli("train", "couplet-memory", "--data", data, "--model", tmp_path / "model", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["pairs"] == len(pairs)
+    result = _cli("train", "couplet-memory", "--data", data, "--model", tmp_path / "model", "-o", tmp_path / "out")
+    assert result.exit_code == 1 and "--force" in result.stderr
+    upper, lower = pairs[0]
+    result = _cli("couplet", upper, "--model", tmp_path / "out", "--device", "cpu")
+    assert result.exit_code == 0 and result.stdout.strip() == lower, result.output
+    result = _cli("evaluate", "couplet", "--data", data, "--model", tmp_path / "out", "--device", "cpu", "--json")
+    scores = json.loads(result.stdout)
+    assert scores["memory"] is True and scores["constrained"]["exact_match"] == 1.0  # dev pairs are train pairs
+    result = _cli("evaluate", "couplet", "--data", data, "--model", tmp_path / "out", "--device", "cpu", "--json",
+                  "--no-memory")
+    assert json.loads(result.stdout)["memory"] is False and json.loads(result.stdout)["constrained"]["exact_match"] < 0.5
+    result = _cli("train", "couplet-memory", "--data", tmp_path / "nowhere", "-o", tmp_path / "x")
+    assert result.exit_code == 1 and "in.txt" in result.stderr
+    upper_file = data / "train" / "in.txt"
+    upper_file.write_bytes(upper_file.read_text(encoding="utf-8").encode("gbk"))  # GBK, as often found
+    result = _cli("train", "couplet-memory", "--data", data, "-o", tmp_path / "y")
+    assert result.exit_code == 1 and f"{upper_file}, line 1: cannot decode" in result.stderr, result.output
+    assert "iconv" in result.stderr and not (tmp_path / "y").exists()

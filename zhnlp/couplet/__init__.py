@@ -8,10 +8,12 @@ from __future__ import annotations
 from .couplet import Couplet, CoupletAnswer, default_model_dir
 from .decode import constrained_decode, plain_decode, rule_violations
 from .folder import CoupletConfig
+from .memory import CoupletMemory, build_memory
 from .train import evaluate_couplet, score_lines, train_couplet
 
-__all__ = ["Couplet", "CoupletAnswer", "CoupletConfig", "CoupletModel", "constrained_decode", "default_model_dir",
-           "evaluate_couplet", "plain_decode", "rule_violations", "score_lines", "train_couplet"]
+__all__ = ["Couplet", "CoupletAnswer", "CoupletConfig", "CoupletMemory", "CoupletModel", "build_memory",
+           "constrained_decode", "default_model_dir", "evaluate_couplet", "plain_decode", "rule_violations",
+           "score_lines", "train_couplet"]
 
 
 def __getattr__(name: str):

@@ -5,7 +5,9 @@
     '...'
 
 On the CPU the model runs in numpy (numpy_model.py), so an answer never waits for torch to import;
-on a GPU it runs in PyTorch (model.py). Either way the decoding below works on numpy arrays.
+on a GPU it runs in PyTorch (model.py). Either way the decoding below works on numpy arrays. A model
+folder with a memory of training pairs (memory.py) has its counts mixed into the CNN's
+probabilities and its best lines re-ranked.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from ..errors import InputError
 from .decode import (assemble, best_assignments, candidates_needed, character_groups, is_punctuation, never_emitted,
                      plain_decode, top_candidates)
 from .folder import PAD, UNK
+from .memory import CANDIDATES, CoupletMemory, flat_layout
 from .numpy_model import NumpyCouplet
 from .shortlist import load_shortlist
 
@@ -122,15 +125,19 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
 
 
 class Couplet:
-    def __init__(self, network, vocab: list[str], device: str = "cpu", shortlist: np.ndarray | None = None):
+    def __init__(self, network, vocab: list[str], device: str = "cpu", shortlist: np.ndarray | None = None,
+                 memory: CoupletMemory | None = None):
         """``network``: a NumpyCouplet, or a PyTorch CoupletModel to run on ``device``; ``shortlist``:
-        (V, K) lower-character ids per upper character (shortlist.py), or None for the whole vocabulary."""
+        (V, K) lower-character ids per upper character (shortlist.py), or None for the whole vocabulary;
+        ``memory``: training pairs whose counts join the constrained decoder (memory.py; it then
+        scores the whole vocabulary), or None."""
         self.network = network if isinstance(network, NumpyCouplet) else _TorchNetwork(network, device)
         self.device = "cpu (numpy)" if isinstance(network, NumpyCouplet) else str(self.network.device)
         self.vocab = vocab
         self.index = {c: i for i, c in enumerate(vocab)}
         self.banned = never_emitted(vocab)
         self.shortlist = shortlist
+        self.memory = memory
         # each id's character as a codepoint, to write lower lines as arrays ([PAD], [UNK]: never emitted)
         self._vocab_codepoints = np.array([ord(c) if len(c) == 1 else 0 for c in vocab], dtype=np.uint32)
         # the other way, codepoint -> id: the vocabulary's characters by codepoint, for np.searchsorted
@@ -142,10 +149,11 @@ class Couplet:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike | None = None, device: str = "auto",
-                        shortlist: bool = True) -> "Couplet":
+                        shortlist: bool = True, memory: bool = True) -> "Couplet":
         """A model folder (default: the one shipped with zhnlp). ``device``: auto (CUDA when there is
         a GPU, else the CPU), cpu, cuda or cuda:N. ``shortlist``: score each position's shortlist
-        only, when the folder has one (shortlist.py); False: the whole vocabulary."""
+        only, when the folder has one (shortlist.py); False: the whole vocabulary. ``memory``: use the
+        folder's memory of training pairs, when it has one (memory.py; `zhnlp train couplet-memory`)."""
         folder = Path(directory) if directory is not None else default_model_dir()
         if not folder.is_dir():
             raise InputError(f"no couplet model folder: {folder}",
@@ -160,7 +168,8 @@ class Couplet:
             network, vocab = (NumpyCouplet.from_pretrained(folder) if setup.device.type == "cpu"
                               else CoupletModel.from_pretrained(folder))
             device = str(setup.device)
-        return cls(network, vocab, device, load_shortlist(folder, vocab) if shortlist else None)
+        return cls(network, vocab, device, load_shortlist(folder, vocab) if shortlist else None,
+                   CoupletMemory.load(folder, len(vocab)) if memory else None)
 
     @property
     def max_length(self) -> int:
@@ -246,6 +255,8 @@ class Couplet:
         once for all of them (NumpyCouplet.shortlisted_logits: the positions holding one upper
         character share its shortlist's output vectors), the search batch by batch again."""
         layouts = list(pool.map(lambda batch: _Layout(*batch, self._punctuation, self.network), batches))
+        if self.memory is not None:
+            return list(pool.map(lambda layout: self._search_remembered(layout, n, tone), layouts))
         shortlist = self.shortlist if use_shortlist else None
         if shortlist is not None:
             logits = self.network.shortlisted_logits(np.concatenate([layout.hidden for layout in layouts]),
@@ -263,7 +274,7 @@ class Couplet:
         groups) is decoded again over the whole vocabulary."""
         rows = np.arange(len(layout.line_of))
         columns = layout.columns  # (N, K): the ids each row's scores stand for; None: every id
-        if columns is None:  # the shortlist's exclusions, made by hand
+        if columns is None and layout.logits is None:  # the whole vocabulary (a memory's decoder sets its own)
             layout.logits = self.network.logits(layout.hidden)  # (N, V)
         logits = layout.logits
         # log-probability = logit - normaliser, a constant per row that never changes the choice; over
@@ -329,6 +340,28 @@ class Couplet:
             for i, candidates in zip(unserved, again):
                 results[i] = candidates
         return results
+
+    def _search_remembered(self, layout: "_Layout", n: int, tone: bool) -> list[list[tuple[str, float]]]:
+        """``_search`` on the CNN's probabilities moved towards the memory's counts, over the whole
+        vocabulary (the shortlist may lack what the memory found); its CANDIDATES best lines per upper
+        line re-ranked by the memory's lower-line bigrams and phrase pairs, the n best kept."""
+        logits = self.network.logits(layout.hidden)  # (N, V)
+        logits -= _logsumexp(logits)[:, None]
+        flat, centres = flat_layout(layout.ids)
+        centres = centres.reshape(layout.ids.shape)[layout.line_of, layout.position_of]  # (N,)
+        layout.logits, layout.columns = self.memory.interpolate(logits, flat, centres), None
+        found = self._search(layout, max(n, CANDIDATES), tone, normalise=False)
+        texts = [text for candidates in found for text, _ in candidates]
+        if not texts:
+            return found
+        line_of = np.repeat(np.arange(len(found)), [len(candidates) for candidates in found])
+        scores = np.array([score for candidates in found for _, score in candidates])
+        scores += self.memory.rerank_scores(layout.ids[line_of], self._ids(texts))
+        ranked: list[list[tuple[str, float]]] = [[] for _ in found]
+        for line, text, score in sorted(zip(line_of.tolist(), texts, scores.tolist()), key=lambda c: (c[0], -c[2])):
+            if len(ranked[line]) < n:
+                ranked[line].append((text, score))
+        return ranked
 
     def _punctuation(self, chars: np.ndarray) -> np.ndarray:
         """(B, T) codepoints -> whether each is punctuation (decode.is_punctuation)."""

@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import InputError
+from ..textio import read_small_text
 from .folder import PAD, UNK
 
 IGNORE_INDEX = -100
@@ -24,12 +25,9 @@ def read_pairs(data_dir: str | os.PathLike, split: str) -> list[tuple[str, str]]
     """(upper, lower) pairs of one split, spaces removed; a pair of unequal length is an error."""
     folder = Path(data_dir) / split
     files = [folder / "in.txt", folder / "out.txt"]
-    for path in files:
-        if not path.is_file():
-            raise InputError(f"no {path}", f"give --data a folder with {split}/in.txt and {split}/out.txt, "
-                                           "e.g. ../shared/data/couplet")
-    uppers = files[0].read_text(encoding="utf-8").split("\n")
-    lowers = files[1].read_text(encoding="utf-8").split("\n")
+    uppers, lowers = (read_small_text(path, "utf-8", (f"no {path}", f"give --data a folder with {split}/in.txt "
+                                                      f"and {split}/out.txt, e.g. ../shared/data/couplet")).split("\n")
+                      for path in files)  # a GBK file: an InputError naming the file and line
     if uppers and uppers[-1] == "" and lowers and lowers[-1] == "":
         uppers.pop()
         lowers.pop()

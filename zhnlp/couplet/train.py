@@ -112,12 +112,14 @@ def score_lines(uppers: list[str], predictions: list[str], references: list[str]
 
 def evaluate_couplet(model_dir: str | os.PathLike | None, data_dir: str | os.PathLike, split: str = "dev",
                      device: str = "auto", tone: bool = False, limit: int | None = None,
-                     shortlist: bool = True) -> dict:
+                     shortlist: bool = True, memory: bool = True) -> dict:
     """Plain argmax and constrained decoding on a split (its first ``limit`` pairs), side by side.
-    ``shortlist``: the constrained decoder scores the model folder's shortlist only (when it has one)."""
+    ``shortlist``: the constrained decoder scores the model folder's shortlist only (when it has one);
+    ``memory``: it uses the folder's memory of training pairs (when it has one; "memory" in the
+    result says whether it did). The plain decoder is the post's: the CNN alone."""
     from .couplet import Couplet
 
-    bot = Couplet.from_pretrained(model_dir, device=device, shortlist=shortlist)
+    bot = Couplet.from_pretrained(model_dir, device=device, shortlist=shortlist, memory=memory)
     pairs = [(u, w) for u, w in read_pairs(data_dir, split)[:limit] if len(u) <= bot.max_length]
     if not pairs:
         raise InputError(f"no pairs in {data_dir}/{split}", "check the data folder")
@@ -125,7 +127,8 @@ def evaluate_couplet(model_dir: str | os.PathLike | None, data_dir: str | os.Pat
     plain = bot(uppers, constrained=False)
     constrained = bot(uppers, constrained=True, tone=tone)
     return {"argmax": score_lines(uppers, plain, references),
-            "constrained": score_lines(uppers, constrained, references), "n": len(pairs)}
+            "constrained": score_lines(uppers, constrained, references), "n": len(pairs),
+            "memory": bot.memory is not None}
 
 
 def counting_baseline(data_dir: str | os.PathLike, split: str = "dev", limit: int | None = None) -> list[str]:
