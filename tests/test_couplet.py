@@ -637,6 +637,15 @@ def test_building_a_memory_never_overwrites_and_a_broken_one_is_a_clear_error(tm
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left behind
     with pytest.raises(InputError, match="no couplet model folder"):
         build_memory(data, tmp_path / "missing", tmp_path / "out")
+    from safetensors.numpy import save_file
+
+    from zhnlp.couplet.memory import pairs_layout
+
+    upper, lower = pairs_layout(_memorable_pairs(5), VOCAB)
+    for broken in ({"upper": upper[:-1], "lower": lower[:-1]}, {"upper": upper, "lower": lower[::-1].copy()}):
+        save_file(broken, str(model / MEMORY_FILE))  # no zeros after the last line; lines out of step
+        with pytest.raises(InputError, match="do not line up"):
+            Couplet.from_pretrained(model, device="cpu")
     (model / MEMORY_FILE).write_bytes(b"not safetensors")
     with pytest.raises(InputError, match=MEMORY_FILE):
         Couplet.from_pretrained(model, device="cpu")

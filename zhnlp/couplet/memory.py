@@ -98,7 +98,8 @@ class CoupletMemory:
     def __init__(self, upper: np.ndarray, lower: np.ndarray, vocab_size: int):
         """``upper``, ``lower``: training pairs in the memory's layout (``flat_layout``), the same zeros
         in both; ``vocab_size``: of the model whose ids they are."""
-        if upper.shape != lower.shape or upper.ndim != 1 or ((upper == 0) != (lower == 0)).any():
+        if (upper.shape != lower.shape or upper.ndim != 1 or ((upper == 0) != (lower == 0)).any()
+                or upper[:MARGIN].any() or upper[-MARGIN:].any()):
             raise InputError("memory: upper and lower lines do not line up", "rebuild it: zhnlp train couplet-memory")
         if len(upper) and (upper.min() < 0 or max(upper.max(), lower.max()) >= vocab_size):
             raise InputError(f"memory: ids beyond the vocabulary of {vocab_size}",
