@@ -542,6 +542,11 @@ def test_the_memory_recalls_training_pairs_an_untrained_model_cannot(tmp_path):
     alone = Couplet.from_pretrained(tmp_path / "remembering", device="cpu", memory=False)
     assert alone.memory is None and sum(a == b for a, b in zip(alone(uppers), lowers)) < len(pairs) // 4
     assert Couplet.from_pretrained(tmp_path / "model", device="cpu").memory is None  # the source is untouched
+    model, vocab = CoupletModel.from_pretrained(tmp_path / "remembering")  # the PyTorch path (CUDA's), on the CPU
+    on_torch = Couplet(model, vocab, memory=bot.memory).answer(uppers[:8], n=3)
+    for a, b in zip(on_torch, bot.answer(uppers[:8], n=3)):
+        assert [t for t, _ in a.candidates] == [t for t, _ in b.candidates]
+        assert [s for _, s in a.candidates] == pytest.approx([s for _, s in b.candidates], abs=1e-4)
 
 
 @pytest.mark.parametrize("upper", ["天", "天天", "天地天地", "山水，山水。", "风云日月春秋花鸟", "天，天地，地"])
