@@ -201,6 +201,7 @@ def main() -> None:
     if not args.quick:
         results["shortlist_sizes"] = shortlist_sizes(args.model)
         results["training"] = training_speed()
+
     def quality_rows(rows):
         return [[r["decoder"], f"{r['bleu']:.2f}", f"{r['char_accuracy']:.4f}", f"{r['exact_match']:.4f}",
                  f"{r['rule_violation_rate']:.2%}"] for r in rows]
