@@ -461,12 +461,17 @@ def test_couplet_cli_batch_mode_json_and_bad_inputs(tmp_path):
     assert scores["memory"] is False
 
 
-def test_couplet_cli_on_the_cpu_never_imports_torch(tmp_path):
+@pytest.mark.parametrize("with_memory", [False, True])
+def test_couplet_cli_on_the_cpu_never_imports_torch(tmp_path, with_memory):
     import subprocess
     import sys
 
+    from zhnlp.couplet import CoupletMemory
+
     model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2)))
     model.save_pretrained(tmp_path / "m", VOCAB)
+    if with_memory:
+        CoupletMemory.from_pairs(_memorable_pairs(), VOCAB).save(tmp_path / "m")
     code = ("import sys; from zhnlp.cli.main import app; from typer.testing import CliRunner; "
             f"r = CliRunner().invoke(app, ['couplet', '天地风云', '--model', {str(tmp_path / 'm')!r}, '--device', 'cpu']); "
             "assert r.exit_code == 0 and len(r.stdout.strip()) == 4, r.output; "
