@@ -12,7 +12,7 @@ for neighbours. The decoder's n best lines under the rules are then re-ranked wi
 lower lines and the counts of (upper bigram, lower bigram) pairs, a phrase table.
 
 The weights below were chosen on the first 1,500 dev lines and checked on the other 2,417 (on those,
-with the shipped model: BLEU 2.98 -> 12.44, character accuracy 0.234 -> 0.293).
+with the shipped model: BLEU 3.02 -> 12.31, character accuracy 0.236 -> 0.291; benchmarks/bench_couplet.py).
 
 ``zhnlp train couplet-memory`` writes ``memory.safetensors`` into a model folder: the training pairs
 as vocabulary ids ("upper" and "lower", the lines one after another, each after MARGIN zeros). The
