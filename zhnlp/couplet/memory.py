@@ -207,16 +207,17 @@ class CoupletMemory:
 
 def pairs_layout(pairs: list[tuple[str, str]], vocab: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(upper, lower) pairs -> their upper and lower lines in the memory's layout."""
+    from .data import encode
+
     index = {c: i for i, c in enumerate(vocab)}
-    unk = index.get("[UNK]", 1)
     parts_upper, parts_lower = [], []
     zeros = [0] * MARGIN
     for upper, lower in pairs:
         if len(upper) != len(lower) or not upper:
             raise InputError(f"memory: pair {upper!r} / {lower!r} is empty or of unequal length",
                              "give pairs of equal-length lines")
-        parts_upper += zeros + [index.get(c, unk) for c in upper]
-        parts_lower += zeros + [index.get(c, unk) for c in lower]
+        parts_upper += zeros + encode(upper, index)
+        parts_lower += zeros + encode(lower, index)
     return np.array(parts_upper + zeros, dtype=np.int64), np.array(parts_lower + zeros, dtype=np.int64)
 
 
