@@ -57,7 +57,7 @@ def quality(model, remembering, lines: int | None) -> tuple[list[dict], list[dic
     """Rows on all dev lines (the first ``lines``), and on the lines after TUNED_LINES."""
     from zhnlp.couplet import Couplet, score_lines
     from zhnlp.couplet.data import read_pairs
-    from zhnlp.couplet.train import counting_baseline
+    from _couplet_baseline import counting_baseline
 
     pairs = read_pairs(COUPLET, "dev")[:lines]
     uppers, references = [u for u, _ in pairs], [w for _, w in pairs]
@@ -99,8 +99,8 @@ def speed(model_dir, remembering, lines: int | None) -> list[dict]:
 
     bot = Couplet.from_pretrained(model_dir, device="cpu")  # numpy
     whole = Couplet.from_pretrained(model_dir, device="cpu", shortlist=False)
-    torch_model, vocab = CoupletModel.from_pretrained(model_dir or default_model_dir())
-    on_torch = Couplet(torch_model, vocab, "cpu", shortlist=bot.shortlist)
+    torch_model = CoupletModel.from_pretrained(model_dir)
+    on_torch = Couplet(torch_model, device="cpu", shortlist=bot.shortlist)
     with_memory = Couplet.from_pretrained(remembering, device="cpu")
     uppers = [u for u, _ in read_pairs(COUPLET, "dev")][:lines]
     bot(uppers[:256])  # warm-up

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from zhnlp.couplet.shortlist import DEFAULT_SHORTLIST_SIZE  # the option's default
+from zhnlp.couplet import defaults  # the options' defaults; imports nothing
 
 from .common import (DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, check_output, handle_errors,
                      looks_like_file, text_lines)
@@ -37,7 +37,7 @@ def couplet(
                                               "with scores, unknown characters.")] = False,
     device: DeviceOpt = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Lines of one length decoded "
-                                            "together.")] = 512,
+                                            "together.")] = defaults.DECODE_BATCH_SIZE,
     shortlist: ShortlistOpt = True,
     memory: MemoryOpt = True,
     encoding: EncodingOpt = "utf-8",
@@ -47,7 +47,8 @@ def couplet(
 ) -> None:
     """Write the lower line of a couplet (对联), under the rules: same length, punctuation copied,
     repeats mirrored, never the same character at the same position. A file (or -) of upper lines
-    gives one answer per line, in order; with -o the file appears only when every line is answered.
+    gives one answer per line, in order, a blank line for a blank line; answers are written a block
+    at a time as they are ready; with -o the file appears only when every line is answered.
 
     Example:
 
@@ -55,45 +56,33 @@ def couplet(
         zhnlp couplet uppers.txt -o lowers.txt
     """
     from zhnlp.couplet import Couplet
-    from zhnlp.couplet.couplet import WAVE_LINES
-    from zhnlp.errors import InputError
     from zhnlp.progress import progress_task
     from zhnlp.textio import atomic_output, resolve_sources, total_bytes
 
     check_output(output, force)
     bot = Couplet.from_pretrained(model, device=device, shortlist=shortlist, memory=memory)
-    source = "stdin" if upper == "-" else upper if looks_like_file(upper) else None
-    size = total_bytes(resolve_sources(upper)) if source and source != "stdin" else None
-    block: list[str] = []
-
-    def flush(handle) -> None:
-        answers = bot.answer(block, n=n, constrained=not plain, tone=tone, batch_size=batch_size)
-        for answer in answers:
-            if json_output:
-                candidates = [{"lower": text, "score": round(score, 4)} for text, score in answer.candidates]
-                handle.write(json.dumps({"upper": answer.upper, "candidates": candidates, "unknown": answer.unknown},
-                                        ensure_ascii=False))
-            elif n == 1:
-                handle.write(answer.best)
-            else:
-                handle.write("\t".join(text for text, _ in answer.candidates))
-            handle.write("\n")
-            if answer.unknown and not json_output:
-                typer.echo(f"warning: unknown to the model (read as [UNK]): {''.join(answer.unknown)}", err=True)
-        block.clear()
-
-    # streamed: a block of lines is checked, answered and written before the next is read
+    source = "<stdin>" if upper == "-" else upper if looks_like_file(upper) else None
+    size = total_bytes(resolve_sources(upper)) if source and upper != "-" else None
     with progress_task("couplets", total=size, enabled=not quiet and source is not None and output is not None) \
             as task, atomic_output(output, force=force) as handle:
-        for number, line in enumerate(text_lines(upper, encoding, "answer", task.advance), 1):
-            try:
-                block.append(bot.check(line, number if source else None))
-            except InputError as error:
-                raise InputError(f"{source}, {error.message}" if source else error.message, error.hint) from None
-            if len(block) == WAVE_LINES:
-                flush(handle)
-        if block:
-            flush(handle)
+        lines = text_lines(upper, encoding, "answer", task.advance)
+        for answers in bot.answer_stream(lines, n=n, constrained=not plain, tone=tone, batch_size=batch_size,
+                                         source=source):
+            handle.write("".join(_format_answer(answer, n, json_output) + "\n" for answer in answers))
+            handle.flush()
+            for answer in answers:
+                if answer is not None and answer.unknown and not json_output and not quiet:
+                    typer.echo(f"warning: unknown to the model (read as [UNK]): {''.join(answer.unknown)}", err=True)
+
+
+def _format_answer(answer, n: int, json_output: bool) -> str:
+    if answer is None:  # a blank upper line
+        return ""
+    if json_output:
+        candidates = [{"lower": text, "score": round(score, 4)} for text, score in answer.candidates]
+        return json.dumps({"upper": answer.upper, "candidates": candidates, "unknown": answer.unknown},
+                          ensure_ascii=False)
+    return answer.best if n == 1 else "\t".join(text for text, _ in answer.candidates)
 
 
 @train_app.command("couplet")
@@ -120,7 +109,7 @@ def train_couplet_command(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     shortlist_size: Annotated[int, typer.Option("--shortlist", min=0, help="Lower characters per upper character "
                                                 "the decoder scores, from the training pairs (0: the whole "
-                                                "vocabulary).")] = DEFAULT_SHORTLIST_SIZE,
+                                                "vocabulary).")] = defaults.DEFAULT_SHORTLIST_SIZE,
     both_directions: Annotated[bool, typer.Option("--both-directions", help="Also train on each pair reversed "
                                                   "(lower line in, upper line out): twice the pairs.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")] = False,

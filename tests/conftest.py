@@ -1,10 +1,48 @@
-"""Shared fixtures: where ../shared/data is, and a synthetic language with planted words."""
+"""Shared fixtures: where ../shared/data is, a synthetic language with planted words, and the
+``torch`` marker: tests that need PyTorch or transformers (the `zhnlp[torch]` extra) carry it, are
+skipped when those are missing, and are deselected by the torch-free CI pass (`-m "not torch"`)."""
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
 import random
 from pathlib import Path
 
 import pytest
+
+HAS_TORCH = all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
+needs_torch = pytest.mark.torch
+
+
+def optional_module(name: str):
+    """The module, or None when it is not installed (tests that use it carry @needs_torch)."""
+    return importlib.import_module(name) if importlib.util.find_spec(name) is not None else None
+
+
+def random_couplet_folder(folder, vocab: list[str], embedding_dim: int = 16, dilations=(1, 1, 1, 1, 1, 1),
+                          seed: int = 0, scale: float = 0.3):
+    """An untrained couplet model folder with random weights, written without torch."""
+    import numpy as np
+
+    from zhnlp.couplet.folder import CoupletConfig, expected_shapes, write_folder
+
+    config = CoupletConfig(vocab_size=len(vocab), embedding_dim=embedding_dim, dilations=tuple(dilations))
+    rng = np.random.default_rng(seed)
+    weights = {name: (rng.normal(0, scale, shape)).astype(np.float32) for name, shape in expected_shapes(config).items()}
+    write_folder(folder, config, vocab, weights)
+    return folder
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_TORCH:
+        return
+    if os.environ.get("ZHNLP_REQUIRE_TORCH"):
+        raise pytest.UsageError("ZHNLP_REQUIRE_TORCH is set but torch or transformers is missing")
+    skip = pytest.mark.skip(reason='needs PyTorch and transformers: pip install "zhnlp[torch]"')
+    for item in items:
+        if "torch" in item.keywords:
+            item.add_marker(skip)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -1,8 +1,14 @@
 """Finding a model folder: a path, a name under zhnlp's model folders, or a Hugging Face hub id.
 
-Offline first: a hub id is looked up in the local Hugging Face cache before anything else, and a
-download is tried only when ``HF_HUB_OFFLINE`` is not set. When nothing is found the error says
-what to download and where to put it, instead of a traceback.
+Every ``--model`` and every ``from_pretrained`` goes through :func:`resolve_model`. Offline first: a
+hub id is looked up in the local Hugging Face cache before anything else, and a download is tried
+only when ``HF_HUB_OFFLINE`` is not set. When nothing is found the error says what to download and
+where to put it, instead of a traceback.
+
+Every folder has a type, the ``model_type`` of its ``config.json``: zhnlp's own folders say
+``couplet``, ``title``, ``triples`` or ``classifier``; Hugging Face BERT folders say ``bert`` (which
+transformers needs), and count as ``wobert`` when their tokenizer is WoBERT's. ``expected=`` refuses
+a folder of another type with a message naming both, before any weight is read.
 """
 from __future__ import annotations
 
@@ -10,15 +16,28 @@ import os
 import re
 from pathlib import Path
 
-from .errors import ZhnlpError
+from .errors import InputError
 from .info import model_search_paths
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+ZHNLP_MODEL_TYPES = ("couplet", "title", "triples", "classifier")
+LEGACY_MODEL_TYPES = {"zhnlp-couplet-cnn": "couplet"}  # what folders of zhnlp 0.1 said
+WOBERT_TOKENIZERS = ("WoBertTokenizer", "WoBertTokenizerFast")
+# how to get a folder of each type, for the message that refuses another
+MAKE = {"couplet": "zhnlp train couplet --data ../shared/data/couplet -o DIR (or leave out --model: the shipped one)",
+        "title": "zhnlp train title --data DIR -o MODEL", "triples": "zhnlp train triples --data DIR -o MODEL",
+        "classifier": "zhnlp train classifier --data DIR -o MODEL",
+        "bert": "give a char-level BERT folder (transformers format: config.json with model_type bert)",
+        "wobert": "give a WoBERT folder (zhnlp wobert init / pretrain, or a WoBERT port)"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class ModelNotFoundError(ZhnlpError):
+class ModelNotFoundError(InputError):
     """No model folder, cached hub snapshot or download for the name given."""
+
+
+class WrongModelTypeError(ModelNotFoundError):
+    """A model folder of another type than the job needs (a WoBERT given to couplets, say)."""
 
 
 def _missing(folder: Path, required: tuple[str, ...], weights: bool) -> list[str]:
@@ -35,31 +54,79 @@ def _download_hint(name: str, what: str) -> str:
             f"or put it under {model_search_paths()[0]}")
 
 
+def model_type_of(folder: str | os.PathLike) -> str | None:
+    """The type of a model folder (see the module docstring), or None when its config.json names none."""
+    import json
+
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    if not isinstance(kind, str):
+        return None
+    kind = LEGACY_MODEL_TYPES.get(kind, kind)
+    if kind == "bert":
+        try:
+            tokenizer = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            tokenizer = {}
+        if isinstance(tokenizer, dict) and tokenizer.get("tokenizer_class") in WOBERT_TOKENIZERS:
+            return "wobert"
+    return kind
+
+
+def check_model_type(folder: Path, name: str, expected: str | tuple[str, ...]) -> str:
+    """The folder's type, or a ModelNotFoundError when it is not one of ``expected``."""
+    accepted = (expected,) if isinstance(expected, str) else tuple(expected)
+    found = model_type_of(folder)
+    if found in accepted:
+        return found
+    wanted = " or ".join(accepted)
+    shown = name if name.endswith("/") else f"{name}/"
+    if found is None:
+        raise WrongModelTypeError(f"{shown} is not a {wanted} model folder: its config.json has no model_type",
+                                  MAKE.get(accepted[0], f"give a {wanted} model folder"))
+    raise WrongModelTypeError(f"{shown} holds a{'n' if found[0] in 'aeiou' else ''} {found} model, not a {wanted} model",
+                              MAKE.get(accepted[0], f"give a {wanted} model folder"))
+
+
 def resolve_model(name_or_path: str | os.PathLike, required: tuple[str, ...] = ("config.json",),
-                  weights: bool = False, what: str = "model") -> Path:
+                  weights: bool = False, what: str = "model",
+                  expected: str | tuple[str, ...] | None = None) -> Path:
     """The folder holding a model: ``name_or_path`` itself, ``<model path>/<name>``, or the
     snapshot of a hub id in the HF cache (downloaded when online). ``required`` files, and one of
-    the weight files when ``weights``, must be there."""
+    the weight files when ``weights``, must be there; with ``expected`` (a type or several), the
+    folder's type must be one of them."""
     name = str(name_or_path)
+    accepted = (expected,) if isinstance(expected, str) else expected
+    ours = bool(accepted) and accepted[0] in ZHNLP_MODEL_TYPES
+    hint = MAKE[accepted[0]] if ours else _download_hint(name, what)
     candidates = [Path(name).expanduser()]
     if not os.path.isabs(name):
         candidates += [base / name for base in model_search_paths()]
     for folder in candidates:
         if folder.is_dir():
+            if accepted and (folder / "config.json").is_file():  # the type first: another kind lacks other files
+                check_model_type(folder, name, accepted)
             missing = _missing(folder, required, weights)
             if missing:
-                raise ModelNotFoundError(f"{what} folder {folder} lacks {', '.join(missing)}",
-                                         _download_hint(name, what))
+                raise ModelNotFoundError(f"{what} folder {folder} lacks {', '.join(missing)}", hint)
+            if accepted:
+                check_model_type(folder, name, accepted)
             return folder
     if Path(name).exists():
         raise ModelNotFoundError(f"{what} {name} is a file, not a folder", f"pass the folder that holds {required[0]}")
     if _HUB_ID.match(name):
         folder = _hub_snapshot(name, required, weights)
         if folder is not None:
+            if accepted:
+                check_model_type(folder, name, accepted)
             return folder
     where = ", ".join(str(p) for p in candidates[1:]) or "the model folders"
-    raise ModelNotFoundError(f"{what} not found: {name!r} (not a folder here, not in {where}, not in the "
-                             f"Hugging Face cache)", _download_hint(name, what))
+    raise ModelNotFoundError(f"{what} not found: {name!r} (not a folder here, not in {where}"
+                             f", not in the Hugging Face cache)", hint)
 
 
 def _hub_snapshot(repo_id: str, required: tuple[str, ...], weights: bool) -> Path | None:

@@ -3,7 +3,7 @@
 Inputs are files, folders (every ``*.txt`` below them, sorted) or ``-`` for stdin. Reading is
 streamed in blocks, so a multi-gigabyte corpus or a 50 MB line costs one block of memory.
 Decoding errors name the file and line and suggest the encoding that usually fixes them.
-Outputs go to a temporary file in the target folder and are renamed into place when complete.
+Outputs are written by outputs.py (a temporary file in the target folder, renamed when complete).
 """
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import codecs
 import contextlib
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
-from .errors import InputError, OutputError
+from .errors import InputError
+from .outputs import atomic_output  # noqa: F401  (re-exported: the writers live in outputs.py)
 
 BLOCK_BYTES = 4 << 20  # a read block: large enough to amortise Python overhead, small in memory
 STDIN = "-"
@@ -188,35 +188,3 @@ def iter_lines(sources: list[Source], encoding: str = "utf-8",
             yield line[:-1] if line.endswith("\r") else line
     if pending:
         yield pending[:-1] if pending.endswith("\r") else pending
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike | None, force: bool = False, encoding: str = "utf-8"):
-    """A text handle for ``path`` that appears only when the block completes; stdout for None or '-'.
-
-    Refuses to overwrite an existing file unless ``force``; on any error or Ctrl-C the partial
-    temporary file is removed and the old file, if any, is left untouched.
-    """
-    if path is None or str(path) == STDIN:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise OutputError(f"output {target} is a folder", "give a file name with -o")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output folder does not exist: {parent}", f"create it first: mkdir -p {parent}")
-    if target.exists() and not force:
-        raise OutputError(f"output exists: {target}", "add --force to overwrite it")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -1,24 +1,34 @@
 """Couplets by CNN sequence labelling (基于CNN和序列标注的对联机器人, kexue.fm/archives/6270).
 
-Importing this package does not import torch: answering on the CPU runs in numpy; the PyTorch
-model (``CoupletModel``) is loaded on first use, for training and for GPUs.
+The modules, by job: ``folder`` (the model folder and --model), ``defaults`` (the recipe's
+numbers), ``data`` (pairs and batches), ``model`` (the PyTorch CNN, for training and GPUs),
+``numpy_model`` (its forward pass in numpy, for the CPU), ``decode`` (the rules and the exact
+n-best search), ``layout`` (a batch of lines as rows), ``batching`` (waves and thread pools),
+``torch_network`` (the PyTorch model behind numpy's interface), ``couplet`` (the ``Couplet`` API),
+``shortlist``, ``memory``, ``tones``, ``train``.
+
+Importing this package imports nothing until a name is used, and never torch: answering on the CPU
+runs in numpy; the PyTorch model is loaded on first use, for training and for GPUs.
 """
 from __future__ import annotations
 
-from .couplet import Couplet, CoupletAnswer, default_model_dir
-from .decode import constrained_decode, plain_decode, rule_violations
-from .folder import CoupletConfig
-from .memory import CoupletMemory, build_memory
-from .train import evaluate_couplet, score_lines, train_couplet
+_LAZY = {
+    "Couplet": "couplet", "CoupletAnswer": "couplet",
+    "CoupletConfig": "folder", "default_model_dir": "folder",
+    "CoupletModel": "model",
+    "CoupletMemory": "memory", "build_memory": "memory",
+    "constrained_decode": "decode", "plain_decode": "decode", "rule_violations": "decode",
+    "couplet_trainer_config": "train", "evaluate_couplet": "train", "score_lines": "train", "train_couplet": "train",
+}
 
-__all__ = ["Couplet", "CoupletAnswer", "CoupletConfig", "CoupletMemory", "CoupletModel", "build_memory",
-           "constrained_decode", "default_model_dir", "evaluate_couplet", "plain_decode", "rule_violations",
-           "score_lines", "train_couplet"]
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str):
-    if name == "CoupletModel":
-        from .model import CoupletModel
+    if name in _LAZY:
+        import importlib
 
-        return CoupletModel
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

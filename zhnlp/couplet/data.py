@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from ..errors import InputError
 from ..textio import read_small_text
+from ..training.batching import LengthBucketedBatches
 from .folder import PAD, UNK
 
 IGNORE_INDEX = -100
@@ -57,63 +57,24 @@ def encode(line: str, index: dict[str, int]) -> list[int]:
     return [index.get(c, unk) for c in line]
 
 
-class CoupletBatches:
-    """Batches of equal-length pairs: {"input_ids": (B, T), "labels": (B, T)}; resumable."""
+class CoupletBatches(LengthBucketedBatches):
+    """Batches of equal-length pairs, {"input_ids": (B, T), "labels": (B, T)}, on the shared
+    resumable batcher (one length per batch: couplet lines are never padded)."""
 
     def __init__(self, pairs: list[tuple[str, str]], vocab: list[str], batch_size: int, max_length: int,
                  seed: int = 0, shuffle: bool = True):
         index = {c: i for i, c in enumerate(vocab)}
-        by_length: dict[int, list[tuple[list[int], list[int]]]] = {}
-        self.skipped = 0
-        for up, low in pairs:
-            if len(up) > max_length:
-                self.skipped += 1
-                continue
-            by_length.setdefault(len(up), []).append((encode(up, index), encode(low, index)))
-        self.groups = {n: (np.array([u for u, _ in items]), np.array([w for _, w in items]))
-                       for n, items in by_length.items()}
-        self.batch_size = batch_size
-        self.seed = seed
-        self.shuffle = shuffle
-        self.epoch = 0
-        self.position = 0  # batches of this epoch already given
-        if not self.groups:
+        kept = [(up, low) for up, low in pairs if len(up) <= max_length]
+        self.skipped = len(pairs) - len(kept)
+        if not kept:
             raise InputError("no couplet pairs to train on", "check the data folder")
+        self.uppers = [np.array(encode(up, index), dtype=np.int64) for up, _ in kept]
+        self.lowers = [np.array(encode(low, index), dtype=np.int64) for _, low in kept]
+        super().__init__([len(up) for up, _ in kept], self._collate, batch_size, seed=seed, shuffle=shuffle,
+                         exact_lengths=True)
 
-    def __len__(self) -> int:
-        return sum(-(-len(u) // self.batch_size) for u, _ in self.groups.values())
-
-    @property
-    def examples(self) -> int:
-        return sum(len(u) for u, _ in self.groups.values())
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-
-    def _plan(self) -> list[tuple[int, np.ndarray]]:
-        """(length, row indices) of every batch of this epoch, in order."""
-        rng = np.random.default_rng([self.seed, self.epoch])
-        plan = []
-        for length in sorted(self.groups):
-            rows = np.arange(len(self.groups[length][0]))
-            if self.shuffle:
-                rows = rng.permutation(rows)
-            plan += [(length, rows[i:i + self.batch_size]) for i in range(0, len(rows), self.batch_size)]
-        if self.shuffle:
-            plan = [plan[i] for i in rng.permutation(len(plan))]
-        return plan
-
-    def __iter__(self) -> Iterator[dict]:
+    def _collate(self, rows: np.ndarray) -> dict:
         import torch
 
-        plan = self._plan()
-        while self.position < len(plan):
-            length, rows = plan[self.position]
-            self.position += 1
-            uppers, lowers = self.groups[length]
-            yield {"input_ids": torch.from_numpy(uppers[rows]), "labels": torch.from_numpy(lowers[rows])}
-        self.epoch += 1
-        self.position = 0
+        return {"input_ids": torch.from_numpy(np.stack([self.uppers[i] for i in rows])),  # (B, T)
+                "labels": torch.from_numpy(np.stack([self.lowers[i] for i in rows]))}  # (B, T)

@@ -105,7 +105,9 @@ def best_assignments(ids: np.ndarray, scores: np.ndarray, n: int = 1,
     not allowed. The search is a compiled kernel (zhnlp._native; its pure-Python twin states the
     algorithm). When the search stops at ``max_expansions`` before any assignment is complete (groups
     that all want the same few characters, from a barely trained model), the greedy assignment
-    stands in: the most confident group first, each taking its best character still free."""
+    stands in: the most confident group first (the widest margin between its two best characters, which
+    a constant added to a group's scores leaves as it is: scores with or without the softmax's
+    normaliser give one answer), each taking its best character still free."""
     ids = np.ascontiguousarray(ids, dtype=np.int64)
     scores = np.ascontiguousarray(scores, dtype=np.float64)
     return kernels.best_assignments(ids, scores, n, max_expansions) or _greedy_assignment(ids, scores)
@@ -116,7 +118,9 @@ def _greedy_assignment(ids: np.ndarray, scores: np.ndarray) -> list[tuple[float,
     taken: set[int] = set()
     tokens = [0] * len(ids)
     total = 0.0
-    for group in np.argsort(-scores[:, 0], kind="stable").tolist():
+    margins = scores[:, 0] - scores[:, 1] if scores.shape[1] > 1 else np.zeros(len(scores))
+    margins = np.where(np.isfinite(margins) | ~np.isfinite(scores[:, 0]), margins, np.inf)  # one allowed: sure
+    for group in np.argsort(-margins, kind="stable").tolist():
         free = [j for j in range(ids.shape[1]) if np.isfinite(scores[group, j]) and int(ids[group, j]) not in taken]
         if not free:
             return []

@@ -1,20 +1,27 @@
-"""A couplet model folder: config.json, model.safetensors and vocab.txt, read without torch.
+"""A couplet model folder: config.json (``model_type: couplet``), model.safetensors and vocab.txt,
+read and written without torch.
 
-Shared by the PyTorch model (training, CUDA) and the numpy runtime (fast CPU inference).
+Shared by the PyTorch model (training, CUDA) and the numpy runtime (fast CPU inference). Every
+``--model`` is resolved here: a path, a name under zhnlp's model folders or a hub id, refused with a
+clear message when it holds another kind of model.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 
+MODEL_TYPE = "couplet"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 VOCAB_FILE = "vocab.txt"
 PAD, UNK = "[PAD]", "[UNK]"
+TRAIN_HINT = "train one: zhnlp train couplet --data ../shared/data/couplet -o DIR"
 
 
 @dataclass
@@ -25,23 +32,46 @@ class CoupletConfig:
     kernel_size: int = 3
     dropout: float = 0.25  # after the embedding, as the post
     max_length: int = 64  # longest line the model accepts (the data's longest is 34)
-    model_type: str = field(default="zhnlp-couplet-cnn")
+    model_type: str = field(default=MODEL_TYPE)
 
     @classmethod
     def from_dict(cls, data: dict) -> "CoupletConfig":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         if "dilations" in known:
             known["dilations"] = tuple(known["dilations"])
+        known["model_type"] = MODEL_TYPE  # folders of zhnlp 0.1 said zhnlp-couplet-cnn
         return cls(**known)
 
 
+def default_model_dir() -> Path:
+    """The couplet model shipped with the package (data/models/couplet)."""
+    from ..info import shipped_model_dir
+
+    return shipped_model_dir("couplet")
+
+
+def resolve_folder(name_or_path: str | os.PathLike | None) -> Path:
+    """The couplet model folder for ``--model`` (None: the shipped one)."""
+    from ..hub import resolve_model
+
+    if name_or_path is None:
+        folder = default_model_dir()
+        if not folder.is_dir():
+            raise InputError(f"no couplet model folder: {folder}", f"{TRAIN_HINT}, then pass --model DIR")
+        return folder
+    return resolve_model(name_or_path, required=(CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE), what="couplet model",
+                         expected=MODEL_TYPE)
+
+
 def read_folder(directory: str | os.PathLike) -> tuple[CoupletConfig, list[str]]:
-    """The config and vocabulary of a model folder, or an InputError saying what is missing."""
+    """The config and vocabulary of a model folder, or an InputError saying what is wrong."""
+    from ..hub import check_model_type
+
     directory = Path(directory)
     missing = [n for n in (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE) if not (directory / n).is_file()]
     if missing:
-        raise InputError(f"couplet model folder {directory} lacks {', '.join(missing)}",
-                         "train one: zhnlp train couplet --data ../shared/data/couplet -o DIR")
+        raise InputError(f"couplet model folder {directory} lacks {', '.join(missing)}", TRAIN_HINT)
+    check_model_type(directory, str(directory), MODEL_TYPE)
     try:
         config = CoupletConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
     except (json.JSONDecodeError, TypeError, AttributeError) as exc:
@@ -52,3 +82,52 @@ def read_folder(directory: str | os.PathLike) -> tuple[CoupletConfig, list[str]]
         raise InputError(f"{directory / VOCAB_FILE} has {len(vocab)} entries; config.json says {config.vocab_size}",
                          "give a folder written by zhnlp train couplet")
     return config, vocab
+
+
+def expected_shapes(config: CoupletConfig) -> dict[str, tuple[int, ...]]:
+    """The weights a folder of this config holds, by name, as the PyTorch model names them."""
+    width, vocab = config.embedding_dim, config.vocab_size
+    shapes = {"embedding.weight": (vocab, width), "output.weight": (vocab, width), "output.bias": (vocab,)}
+    for i in range(len(config.dilations)):
+        shapes[f"encoder.layers.{i}.conv.weight"] = (2 * width, width, config.kernel_size)
+        shapes[f"encoder.layers.{i}.conv.bias"] = (2 * width,)
+    return shapes
+
+
+def load_weights(directory: str | os.PathLike, config: CoupletConfig) -> dict[str, np.ndarray]:
+    """The folder's weights as float32 arrays, checked against its config."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    path = Path(directory) / WEIGHTS_FILE
+    try:
+        weights = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the weights ({str(exc)[:120]})", TRAIN_HINT) from None
+    for name, shape in expected_shapes(config).items():
+        if name not in weights or tuple(weights[name].shape) != shape:
+            got = "missing" if name not in weights else f"of shape {tuple(weights[name].shape)}"
+            raise InputError(f"{path}: weight {name} is {got}, where config.json needs {shape}",
+                             "give a folder written by zhnlp train couplet (weights and config.json together)")
+    return {name: array.astype(np.float32) for name, array in weights.items()}
+
+
+def write_folder(directory: str | os.PathLike, config: CoupletConfig, vocab: list[str],
+                 weights: dict[str, np.ndarray], training: dict | None = None) -> Path:
+    """config.json (with zhnlp's version and, when given, the training config), model.safetensors
+    and vocab.txt in ``directory`` (created if needed), each written atomically."""
+    from safetensors.numpy import save_file
+
+    from .. import __version__
+    from ..outputs import atomic_path, write_text
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(tmp))
+    write_text(directory / VOCAB_FILE, "\n".join(vocab) + "\n")
+    document = {**asdict(config), "zhnlp_version": __version__}
+    if training is not None:
+        document["training"] = training
+    write_text(directory / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return directory

@@ -131,10 +131,11 @@ class CoupletMemory:
         from safetensors.numpy import save_file
 
         dtype = np.int16 if self.vocab_size <= np.iinfo(np.int16).max else np.int32
+        from ..outputs import atomic_path
+
         path = Path(directory) / MEMORY_FILE
-        temporary = path.with_name(f".{MEMORY_FILE}.tmp")
-        save_file({"upper": self.upper.astype(dtype), "lower": self.lower.astype(dtype)}, str(temporary))
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            save_file({"upper": self.upper.astype(dtype), "lower": self.lower.astype(dtype)}, str(temporary))
         return path
 
     @classmethod
@@ -229,23 +230,18 @@ def build_memory(data_dir: str | os.PathLike, model_dir: str | os.PathLike | Non
     import shutil
 
     from ..errors import OutputError
-    from .couplet import default_model_dir
+    from ..outputs import check_output_folder, staged_folder
     from .data import read_pairs
-    from .folder import read_folder
+    from .folder import read_folder, resolve_folder
 
-    source = Path(model_dir) if model_dir is not None else default_model_dir()
+    source = resolve_folder(model_dir)
     target = Path(output_dir)
-    if not source.is_dir():
-        raise InputError(f"no couplet model folder: {source}", "give --model a folder written by zhnlp train couplet")
     config, vocab = read_folder(source)
     in_place = target.exists() and target.resolve() == source.resolve()
     if in_place and (target / MEMORY_FILE).exists() and not force:
         raise OutputError(f"{target / MEMORY_FILE} exists", "add --force to rebuild it")
-    if not in_place and target.exists() and (not target.is_dir() or any(target.iterdir())) and not force:
-        raise OutputError(f"output folder {target} exists and is not empty", "choose a new -o folder, or add --force")
-    if not target.parent.is_dir():
-        raise OutputError(f"output folder's parent does not exist: {target.parent}",
-                          f"create it first: mkdir -p {target.parent}")
+    if not in_place:
+        check_output_folder(target, force)
     pairs = [(u, w) for u, w in read_pairs(data_dir, "train") if len(u) <= config.max_length]
     if not pairs:
         raise InputError(f"no training pairs in {data_dir}/train", "give --data a folder with train/in.txt, out.txt")
@@ -253,20 +249,13 @@ def build_memory(data_dir: str | os.PathLike, model_dir: str | os.PathLike | Non
     if in_place:
         path = memory.save(target)
     else:
-        staging = target.parent / f".{target.name}.{os.getpid()}.tmp"  # mkdir, unlike mkdtemp, follows the umask
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        try:
+        if target.exists() and not target.is_dir():
+            target.unlink()  # --force over a file
+        with staged_folder(target, force=force) as staging:
             for item in source.iterdir():
                 if item.is_file() and item.name != MEMORY_FILE:
                     shutil.copy2(item, staging / item.name)
             memory.save(staging)
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            os.replace(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         path = target / MEMORY_FILE
     return {"output": str(target), "memory": str(path), "pairs": len(pairs),
             "positions": int(np.count_nonzero(memory.upper)), "megabytes": round(path.stat().st_size / 2**20, 2)}

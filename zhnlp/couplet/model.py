@@ -6,22 +6,21 @@ is predicted by sequence labelling: one forward pass gives every position's dist
 """
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..nn import GatedResidualStack
-from .folder import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, CoupletConfig, read_folder
+from .folder import CoupletConfig, load_weights, read_folder, resolve_folder, write_folder
 
 
 class CoupletModel(nn.Module):
-    def __init__(self, config: CoupletConfig):
+    def __init__(self, config: CoupletConfig, vocab: list[str] | None = None):
         super().__init__()
         self.config = config
+        self.vocab = vocab  # the characters of the ids, when known (from_pretrained, training)
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
         self.dropout = nn.Dropout(config.dropout)
         self.encoder = GatedResidualStack(config.embedding_dim, config.dilations, config.kernel_size)
@@ -45,27 +44,23 @@ class CoupletModel(nn.Module):
         return self.embedding
 
     # ------------------------------------------------------------------ folders
-    def save_pretrained(self, directory: str | os.PathLike, vocab: list[str],
-                        dtype: torch.dtype = torch.float16) -> Path:
+    def save_pretrained(self, directory: str | os.PathLike, vocab: list[str] | None = None,
+                        dtype: torch.dtype = torch.float16, training: dict | None = None) -> Path:
         """config.json, model.safetensors (half precision by default: half the size, the same
-        answers; training checkpoints keep full precision) and vocab.txt, in ``directory``."""
-        from safetensors.torch import save_file
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
-        tmp = directory / f".{WEIGHTS_FILE}.tmp"
-        save_file(state, str(tmp))
-        os.replace(tmp, directory / WEIGHTS_FILE)
-        (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n", encoding="utf-8")
-        (directory / VOCAB_FILE).write_text("\n".join(vocab) + "\n", encoding="utf-8")
-        return directory
+        answers; training checkpoints keep full precision) and vocab.txt, in ``directory``.
+        ``vocab``: default the one the model was loaded with; ``training``: the training config,
+        recorded in config.json."""
+        vocab = vocab if vocab is not None else self.vocab
+        if vocab is None:
+            raise ValueError("save_pretrained needs the vocabulary: give vocab=")
+        weights = {k: v.detach().to("cpu", dtype).contiguous().numpy() for k, v in self.state_dict().items()}
+        return write_folder(directory, self.config, vocab, weights, training)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> tuple["CoupletModel", list[str]]:
-        from safetensors.torch import load_file
-
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None) -> "CoupletModel":
+        """The model of a couplet folder (None: the shipped one), its vocabulary in ``.vocab``."""
+        directory = resolve_folder(name_or_path)
         config, vocab = read_folder(directory)
-        model = cls(config)
-        model.load_state_dict(load_file(str(Path(directory) / WEIGHTS_FILE)))  # cast to the model's float32
-        return model.eval(), vocab
+        model = cls(config, vocab)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in load_weights(directory, config).items()})
+        return model.eval()

@@ -8,11 +8,10 @@ against the PyTorch model (zhnlp/couplet/model.py, zhnlp/nn/gated_cnn.py) on ran
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from .folder import WEIGHTS_FILE, CoupletConfig, read_folder
+from .folder import CoupletConfig, load_weights, read_folder, resolve_folder
 
 
 ENCODE_POSITIONS = 1024  # positions encoded at once: each layer's arrays then fit a core's cache
@@ -20,8 +19,9 @@ GROUPS_PER_PRODUCT = 64  # shortlists gathered for one stacked product: 64 x 128
 
 
 class NumpyCouplet:
-    def __init__(self, config: CoupletConfig, weights: dict[str, np.ndarray]):
+    def __init__(self, config: CoupletConfig, weights: dict[str, np.ndarray], vocab: list[str] | None = None):
         self.config = config
+        self.vocab = vocab
         self.embedding = weights["embedding.weight"]  # (V, C)
         self.convolutions = []  # per layer: (dilation, (k C, 2C) weight, (2C,) bias)
         for i, dilation in enumerate(config.dilations):
@@ -33,12 +33,11 @@ class NumpyCouplet:
         self.output_bias = weights["output.bias"]  # (V,)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> tuple["NumpyCouplet", list[str]]:
-        from safetensors.numpy import load_file
-
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None) -> "NumpyCouplet":
+        """The network of a couplet folder (None: the shipped one), its vocabulary in ``.vocab``."""
+        directory = resolve_folder(name_or_path)
         config, vocab = read_folder(directory)
-        weights = {k: v.astype(np.float32) for k, v in load_file(str(Path(directory) / WEIGHTS_FILE)).items()}
-        return cls(config, weights), vocab
+        return cls(config, load_weights(directory, config), vocab)
 
     def encode(self, input_ids: np.ndarray) -> np.ndarray:
         """(B, T) ids, 0 = padding -> (B, T, C) hidden states, a slice of lines at a time: about

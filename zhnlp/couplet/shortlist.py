@@ -22,11 +22,9 @@ from ..errors import InputError
 from .decode import never_emitted
 from .folder import UNK
 
+from .defaults import DEFAULT_SHORTLIST_SIZE
+
 SHORTLIST_FILE = "shortlist.safetensors"
-# 128: on the shipped model it keeps 88% of the characters the whole-vocabulary decoder picks on train
-# upper lines (64: 83%, 256: 93%) at 2% of the output layer's cost, and 1.7 MB on disk; dev quality is
-# the same or better (benchmarks/bench_couplet.py prints the sweep)
-DEFAULT_SHORTLIST_SIZE = 128
 
 
 def build_shortlist(pairs: list[tuple[str, str]], vocab: list[str],
@@ -67,10 +65,11 @@ def build_shortlist(pairs: list[tuple[str, str]], vocab: list[str],
 def save_shortlist(directory: str | os.PathLike, shortlist: np.ndarray) -> None:
     from safetensors.numpy import save_file
 
-    temporary = Path(directory) / f".{SHORTLIST_FILE}.tmp"
+    from ..outputs import atomic_path
+
     dtype = np.int16 if len(shortlist) <= np.iinfo(np.int16).max else np.int32  # ids of a vocabulary up to 32,767: half the size
-    save_file({"shortlist": np.ascontiguousarray(shortlist, dtype=dtype)}, str(temporary))
-    os.replace(temporary, Path(directory) / SHORTLIST_FILE)
+    with atomic_path(Path(directory) / SHORTLIST_FILE) as temporary:
+        save_file({"shortlist": np.ascontiguousarray(shortlist, dtype=dtype)}, str(temporary))
 
 
 def load_shortlist(directory: str | os.PathLike, vocab: list[str]) -> np.ndarray | None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import InputError
 from .data import CoupletBatches, build_vocab, encode, read_pairs
-from .folder import UNK, CoupletConfig
-from .shortlist import DEFAULT_SHORTLIST_SIZE, SHORTLIST_FILE, build_shortlist, save_shortlist
+from .defaults import COUPLET_TRAINING, DEFAULT_SHORTLIST_SIZE, MODEL_FLAGS
+from .folder import VOCAB_FILE, CoupletConfig
+from .shortlist import SHORTLIST_FILE, build_shortlist, save_shortlist
 
 
 def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
@@ -35,45 +36,55 @@ def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
     return {"char_accuracy": correct / total, "loss": loss_sum / total}
 
 
-def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, config: CoupletConfig | None = None,
-                  trainer_config=None, batch_size: int = 64, epochs: int = 20, restart: bool = False,
-                  force: bool = False, show_progress: bool = True, both_directions: bool = False,
-                  shortlist_size: int = DEFAULT_SHORTLIST_SIZE) -> dict:
+def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
+                  config: CoupletConfig | dict | None = None, trainer_config=None, batch_size: int = 64,
+                  epochs: int = 20, restart: bool = False, force: bool = False, show_progress: bool = True,
+                  both_directions: bool = False, shortlist_size: int = DEFAULT_SHORTLIST_SIZE) -> dict:
     """Train a couplet model on ``data_dir`` (train/ and dev/); resumable in ``output_dir``.
-    ``both_directions``: also learn each pair reversed (lower line in, upper line out), twice the
-    pairs; the correspondence of characters goes both ways. ``shortlist_size``: lower characters
-    per upper character the decoder scores (shortlist.py; 0: none, the whole vocabulary)."""
-    import shutil
 
-    from ..training import Trainer, TrainerConfig, seed_everything
-    from ..training.trainer import CHECKPOINT_DIR
+    ``config``: the model's shape, a CoupletConfig or a dict of the fields to set (the rest: the
+    defaults). Resuming takes the shape from the checkpoint; a field given here that differs from it
+    is an InputError. ``trainer_config``: default ``couplet_trainer_config()``. ``both_directions``:
+    also learn each pair reversed (lower line in, upper line out), twice the pairs; the
+    correspondence of characters goes both ways. ``shortlist_size``: lower characters per upper
+    character the decoder scores (shortlist.py; 0: none, the whole vocabulary)."""
+    import shutil
+    from dataclasses import asdict
+
+    from ..optional import require
+
+    require("torch", "zhnlp train couplet")
+    from ..outputs import check_output_folder, write_text
+    from ..training import Trainer, checkpoint_dir, resume_model_config, saved_state, seed_everything
     from .model import CoupletModel
 
     output_dir = Path(output_dir)
     if restart:
-        shutil.rmtree(output_dir / CHECKPOINT_DIR, ignore_errors=True)
-    resuming = (output_dir / CHECKPOINT_DIR / "state.json").is_file()
-    if not resuming and output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise OutputError(f"output folder {output_dir} is not empty and holds no checkpoint to resume",
-                          "choose a new -o folder, or add --force to train into it")
+        shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
+    resuming = saved_state(output_dir) is not None
+    if not resuming:
+        check_output_folder(output_dir, force, training=True)
+    given = asdict(config) if isinstance(config, CoupletConfig) else dict(config or {})
+    given.pop("vocab_size", None)
+    given.pop("model_type", None)
+    saved = resume_model_config(output_dir, given, MODEL_FLAGS)
+    config = CoupletConfig.from_dict(saved if saved is not None else given)
     train_pairs, dev_pairs = read_pairs(data_dir, "train"), read_pairs(data_dir, "dev")
     if both_directions:
         train_pairs += [(lower, upper) for upper, lower in train_pairs]
-    config = config or CoupletConfig()
-    trainer_config = trainer_config or TrainerConfig(max_steps=0, lr=2e-3, warmup_steps=200, metric="char_accuracy",
-                                                     patience=3)
-    vocab_file = output_dir / "vocab.txt"  # written first, so that a resumed run uses the same ids
+    trainer_config = trainer_config or couplet_trainer_config()
+    vocab_file = output_dir / VOCAB_FILE  # written first, so that a resumed run uses the same ids
     if resuming and vocab_file.is_file():
         vocab = vocab_file.read_text(encoding="utf-8").split("\n")[:-1]
     else:
         vocab = build_vocab(train_pairs)
         output_dir.mkdir(parents=True, exist_ok=True)
-        vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+        write_text(vocab_file, "\n".join(vocab) + "\n")
     config.vocab_size = len(vocab)
     if shortlist_size and not (resuming and (output_dir / SHORTLIST_FILE).is_file()):  # a finished run gets one too
         save_shortlist(output_dir, build_shortlist(train_pairs, vocab, shortlist_size))
     seed_everything(trainer_config.seed)
-    model = CoupletModel(config)
+    model = CoupletModel(config, vocab)
     batches = CoupletBatches(train_pairs, vocab, batch_size, config.max_length, seed=trainer_config.seed)
     dev = CoupletBatches(dev_pairs, vocab, 256, config.max_length, shuffle=False)
     trainer_config.eval_every = trainer_config.eval_every or len(batches)  # once per epoch
@@ -82,9 +93,10 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
         trainer_config.max_steps = epochs * len(batches)
 
     def export(trained, directory):
-        trained.save_pretrained(directory, vocab)
+        trained.save_pretrained(directory, vocab, training={**asdict(trainer_config), "batch_size": batch_size,
+                                                            "both_directions": both_directions})
 
-    trainer = Trainer(model, trainer_config, output_dir, export=export,
+    trainer = Trainer(model, trainer_config, output_dir, export=export, model_config=asdict(config),
                       loss_fn=lambda m, b: m(b["input_ids"], b["labels"])[1], show_progress=show_progress)
     result = trainer.train(batches, evaluate=lambda m: _argmax_char_accuracy(m, dev))
     return {"output": str(output_dir), "steps": result.step, "epochs": result.step / len(batches),
@@ -93,6 +105,13 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike, co
                                          max(result.training_seconds, 1e-9), 1),
             "best_dev_char_accuracy": trainer.best, "device": trainer.setup.description,
             "skipped_long_pairs": batches.skipped, "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def couplet_trainer_config(**overrides):
+    """The couplet recipe's TrainerConfig (defaults.COUPLET_TRAINING), with ``overrides``."""
+    from ..training import TrainerConfig
+
+    return TrainerConfig(**{**COUPLET_TRAINING, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 def score_lines(uppers: list[str], predictions: list[str], references: list[str]) -> dict:
@@ -131,39 +150,4 @@ def evaluate_couplet(model_dir: str | os.PathLike | None, data_dir: str | os.Pat
             "memory": bot.memory is not None}
 
 
-def counting_baseline(data_dir: str | os.PathLike, split: str = "dev", limit: int | None = None) -> list[str]:
-    """The calibration table of issue 5: for each upper character with two characters of context on
-    each side, the most frequent lower character in train (backing off to narrower contexts), decoded
-    under the same rules. Used by the benchmark only."""
-    from collections import Counter, defaultdict
-
-    from .decode import constrained_decode, never_emitted
-
-    train = read_pairs(data_dir, "train")
-    vocab = build_vocab(train)
-    index = {c: i for i, c in enumerate(vocab)}
-    tables = [defaultdict(Counter) for _ in range(3)]  # context widths 2, 1, 0
-    for up, low in train:
-        padded = "^^" + up + "$$"
-        for i, target in enumerate(low):
-            for width, table in zip((2, 1, 0), tables):
-                table[padded[i + 2 - width:i + 3 + width]][target] += 1
-    banned = never_emitted(vocab)
-    out = []
-    for up, _ in read_pairs(data_dir, split)[:limit]:
-        padded = "^^" + up + "$$"
-        scores = np.full((len(up), len(vocab)), -30.0)
-        for i in range(len(up)):
-            for rank, (width, table) in enumerate(zip((2, 1, 0), tables)):
-                counts = table.get(padded[i + 2 - width:i + 3 + width])
-                if counts:
-                    total = sum(counts.values())
-                    for char, count in counts.items():
-                        scores[i, index[char]] = max(scores[i, index[char]], np.log(count / total) - 5 * rank)
-        ids = [index.get(c, index[UNK]) for c in up]
-        best = constrained_decode(up, ids, scores, vocab, banned, 1)
-        out.append(best[0][0] if best else up)
-    return out
-
-
-__all__ = ["train_couplet", "evaluate_couplet", "score_lines", "counting_baseline", "encode"]
+__all__ = ["couplet_trainer_config", "evaluate_couplet", "score_lines", "train_couplet"]

@@ -41,7 +41,9 @@ class DeviceSetup:
 
 def resolve_device(name: str = "auto", precision: str = "auto") -> DeviceSetup:
     """``name``: auto, cpu, cuda or cuda:N. ``precision``: auto, fp32, bf16 or fp16."""
-    import torch
+    from ..optional import require
+
+    torch = require("torch", f"--device {name}" if name not in ("auto", "cpu") else "training")
 
     name = (name or "auto").lower()
     if name == "auto":

@@ -56,7 +56,10 @@ def _quiet_transformers() -> None:
 def load_masked_lm(name_or_path: str | os.PathLike):
     """``BertForMaskedLM`` from a transformers folder or hub id (offline first)."""
     from ..hub import resolve_model
+    from ..optional import require
 
+    require("torch", "loading a BERT/WoBERT model")
+    require("transformers", "loading a BERT/WoBERT model")
     folder = resolve_model(name_or_path, required=("config.json",), weights=True)
     _quiet_transformers()
     from transformers import BertForMaskedLM
@@ -107,7 +110,10 @@ def init_from_char_bert(char_bert: str | os.PathLike, vocab, output_dir: str | o
     vocabulary: a token the old vocabulary has keeps its row, a new word gets the mean of its
     characters' rows, and a token with no known character gets [UNK]'s row.
     """
-    import torch
+    from ..optional import require
+
+    torch = require("torch", "zhnlp wobert init")
+    require("transformers", "zhnlp wobert init")
 
     output_dir = Path(output_dir)
     if output_dir.exists() and any(output_dir.iterdir()) and not force:

@@ -185,6 +185,10 @@ def pretrain(inputs, output_dir: str | os.PathLike, model: str | os.PathLike | N
     """
     import shutil
 
+    from ..optional import require
+
+    require("torch", "zhnlp wobert pretrain")
+    require("transformers", "zhnlp wobert pretrain")
     from ..training import Trainer, TrainerConfig
     from ..training.trainer import CHECKPOINT_DIR
     from .model import load_wobert, new_config, save_wobert
@@ -266,7 +270,9 @@ def evaluate_mlm(model: str | os.PathLike, inputs, config: PretrainConfig | None
                  seed: int = 1) -> dict:
     """Masked-token accuracy on the held-out lines of a corpus (the lines ``pretrain`` skipped
     with the same ``heldout_every``), masked with a fixed seed."""
-    import torch
+    from ..optional import require
+
+    torch = require("torch", "zhnlp wobert evaluate")
 
     from ..training import resolve_device
     from .model import load_wobert

@@ -370,7 +370,9 @@ def _truncate(first, second, room: int, strategy: str):
 
 def _to_tensor(rows, kind: str):
     if kind == "pt":
-        import torch
+        from ..optional import require
+
+        torch = require("torch", "return_tensors='pt'")
 
         return torch.tensor(rows, dtype=torch.long)
     if kind == "np":
