@@ -63,30 +63,30 @@ def format_for(output: Path | None, fmt: Enum | None, choices: type[Enum]) -> st
 
 def check_output(output: Path | None, force: bool) -> None:
     """Fail before a long job, not after it, when the output cannot be written."""
-    if output is None or str(output) == "-":
-        return
-    from zhnlp.errors import OutputError
+    from zhnlp.outputs import check_output_file
 
-    if output.is_dir():
-        raise OutputError(f"output {output} is a folder", "give a file name with -o")
-    if not output.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {output.parent}",
-                          f"create it first: mkdir -p {output.parent}")
-    if output.exists() and not force:
-        raise OutputError(f"output exists: {output}", "add --force to overwrite it")
+    check_output_file(output, force)
 
 
-def text_lines(text: str, encoding: str, verb: str, on_bytes=None) -> Iterator[str]:
-    """TEXT|FILE|-: the lines of a file or of stdin, or the argument itself as one line.
+def text_blocks(text: str, encoding: str, verb: str, on_bytes=None) -> Iterator[list[str]]:
+    """TEXT|FILE|-: the lines of a file or of stdin, in blocks (what a pipe had ready, or a part of a
+    file: answer a block and flush before reading on), or the argument itself as one line.
     ``on_bytes(n)``: called with the bytes read from a file, for a progress bar."""
     from zhnlp.errors import InputError
-    from zhnlp.textio import iter_lines, resolve_sources
+    from zhnlp.textio import iter_line_blocks, resolve_sources
 
     if text == "-" or looks_like_file(text):
-        return iter_lines(resolve_sources(text), encoding, on_bytes)
+        return iter_line_blocks(resolve_sources(text), encoding, on_bytes)
     if text.endswith((".txt", ".tsv")) or "/" in text:
         raise InputError(f"no such file: {text}", f"check the path, or quote a sentence to {verb} it")
-    return iter([text])
+    return iter([[text]])
+
+
+def write_blocks(handle, blocks: Iterator[list[str]]) -> None:
+    """Each block of output lines written and flushed as it comes (a blank string: a blank line)."""
+    for lines in blocks:
+        handle.write("".join(line + "\n" for line in lines))
+        handle.flush()
 
 
 def looks_like_file(text: str) -> bool:

@@ -10,13 +10,13 @@ import typer
 from zhnlp.couplet import defaults  # the options' defaults; imports nothing
 
 from .common import (DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, check_output, handle_errors,
-                     looks_like_file, text_lines)
+                     looks_like_file, text_blocks)
 
 train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
 evaluate_app = typer.Typer(help="Evaluate a model on held-out data: zhnlp evaluate couplet ...", no_args_is_help=True)
 
-ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="A couplet model folder (default: the "
-                                                  "one shipped with zhnlp).")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A couplet model: a folder, a name under "
+                                                 "$ZHNLP_MODELS, or a hub id (default: the one shipped with zhnlp).")]
 DataOpt = Annotated[Path, typer.Option("--data", help="Folder with train/ and dev/ (in.txt, out.txt).")]
 ShortlistOpt = Annotated[bool, typer.Option("--shortlist/--no-shortlist", help="Score only the lower characters "
                                             "the model's shortlist gives each upper character (fast); or the whole "
@@ -65,8 +65,8 @@ def couplet(
     size = total_bytes(resolve_sources(upper)) if source and upper != "-" else None
     with progress_task("couplets", total=size, enabled=not quiet and source is not None and output is not None) \
             as task, atomic_output(output, force=force) as handle:
-        lines = text_lines(upper, encoding, "answer", task.advance)
-        for answers in bot.answer_stream(lines, n=n, constrained=not plain, tone=tone, batch_size=batch_size,
+        blocks = text_blocks(upper, encoding, "answer", task.advance)
+        for answers in bot.answer_stream(blocks, n=n, constrained=not plain, tone=tone, batch_size=batch_size,
                                          source=source):
             handle.write("".join(_format_answer(answer, n, json_output) + "\n" for answer in answers))
             handle.flush()
@@ -90,21 +90,28 @@ def _format_answer(answer, n: int, json_output: bool) -> str:
 def train_couplet_command(
     data: DataOpt,
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (holds the checkpoint to resume from).")],
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Most epochs; early stopping may end sooner.")] = 20,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
-    lr: Annotated[float, typer.Option("--lr", min=0.0)] = 2e-3,
-    dilations: Annotated[str, typer.Option("--dilations", help="One dilation per gated convolution, "
-                                           "comma-separated (1,1,1,1,1,1: the post; 1,2,4,1,2,4: DGCNN-style).")]
-    = "1,1,1,1,1,1",
-    width: Annotated[int, typer.Option("--width", min=8, help="Embedding size and channels of every convolution "
-                                       "(128: the post).")] = 128,
-    dropout: Annotated[float, typer.Option("--dropout", min=0.0, max=0.9, help="Dropout on the embeddings "
-                                           "(0.25: the post).")] = 0.25,
-    patience: Annotated[int, typer.Option("--patience", min=0, help="Epochs without a better dev char "
-                                          "accuracy before stopping (0: never).")] = 3,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Most epochs; early stopping may end sooner.")
+                      ] = defaults.EPOCHS,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Training pairs per step.")
+                          ] = defaults.BATCH_SIZE,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate.",
+                                                show_default=str(defaults.COUPLET_TRAINING["lr"]))] = None,
+    dilations: Annotated[Optional[str], typer.Option("--dilations", help="One dilation per gated convolution, "
+                                                     "comma-separated (1,1,1,1,1,1: the post; 1,2,4,1,2,4: "
+                                                     "DGCNN-style). Resuming: the checkpoint's.",
+                                                     show_default="1,1,1,1,1,1")] = None,
+    width: Annotated[Optional[int], typer.Option("--width", min=8, help="Embedding size and channels of every "
+                                                 "convolution (128: the post). Resuming: the checkpoint's.",
+                                                 show_default="128")] = None,
+    dropout: Annotated[Optional[float], typer.Option("--dropout", min=0.0, max=0.9, help="Dropout on the embeddings "
+                                                     "(0.25: the post). Resuming: the checkpoint's.",
+                                                     show_default="0.25")] = None,
+    patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without a better dev char "
+                                                    "accuracy before stopping (0: never).",
+                                                    show_default=str(defaults.COUPLET_TRAINING["patience"]))] = None,
     adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
                                                        "embeddings.")] = None,
-    epsilon: Annotated[float, typer.Option("--epsilon", help="FGM step size.")] = 0.5,
+    epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")] = None,
     device: DeviceOpt = "auto",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     shortlist_size: Annotated[int, typer.Option("--shortlist", min=0, help="Lower characters per upper character "
@@ -116,27 +123,28 @@ def train_couplet_command(
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train the couplet CNN; evaluates on dev every epoch and keeps the best. Run again to resume.
+    """Train the couplet CNN; evaluates on dev every epoch and keeps the best. Run again to resume
+    (with the checkpoint's model shape; a run that stopped early or finished is not trained further).
 
     Example:
 
         zhnlp train couplet --data ../shared/data/couplet -o couplet-model
     """
-    from zhnlp.couplet import CoupletConfig, train_couplet
+    from zhnlp.couplet import couplet_trainer_config, train_couplet
     from zhnlp.errors import InputError
-    from zhnlp.training import TrainerConfig
 
-    try:
-        dilation_tuple = tuple(int(d) for d in dilations.split(","))
-    except ValueError:
-        raise InputError(f"--dilations {dilations!r} is not a list of integers", "e.g. --dilations 1,2,4,1,2,4") from None
-    trainer_config = TrainerConfig(lr=lr, warmup_steps=200, device=device, seed=seed, metric="char_accuracy",
-                                   patience=patience, adversarial=adversarial, epsilon=epsilon, save_every=500,
-                                   max_steps=0)
-    summary = train_couplet(data, output, CoupletConfig(embedding_dim=width, dropout=dropout,
-                                                     dilations=dilation_tuple), trainer_config,
-                            batch_size=batch_size, epochs=epochs, restart=restart, force=force, show_progress=not quiet,
-                            both_directions=both_directions, shortlist_size=shortlist_size)
+    shape: dict = {"embedding_dim": width, "dropout": dropout}
+    if dilations is not None:
+        try:
+            shape["dilations"] = tuple(int(d) for d in dilations.split(","))
+        except ValueError:
+            raise InputError(f"--dilations {dilations!r} is not a list of integers",
+                             "e.g. --dilations 1,2,4,1,2,4") from None
+    trainer_config = couplet_trainer_config(lr=lr, device=device, seed=seed, patience=patience,
+                                            adversarial=adversarial, epsilon=epsilon)
+    summary = train_couplet(data, output, {k: v for k, v in shape.items() if v is not None}, trainer_config,
+                            batch_size=batch_size, epochs=epochs, restart=restart, force=force,
+                            show_progress=not quiet, both_directions=both_directions, shortlist_size=shortlist_size)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

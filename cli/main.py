@@ -18,7 +18,7 @@ import typer
 from zhnlp.discovery.finder import DiscoveryConfig  # its defaults are the options' defaults
 
 from .common import (EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output, format_for,
-                     handle_errors, text_lines)
+                     handle_errors, text_blocks, write_blocks)
 from .couplet import couplet, evaluate_app, train_app
 from .wobert import tokenize, wobert_app
 
@@ -123,6 +123,12 @@ def discover_words_command(
     lexicon = discover_words(inputs, config, encoding=encoding, show_progress=not quiet)
     with atomic_output(output, force=force) as handle:
         lexicon.write(handle, format_for(output, fmt, LexiconFormat), top=top, min_length=min_length)
+    shown = len(lexicon.top(top, min_length))
+    if not shown:
+        chars = lexicon.stats.get("chars", 0)
+        change = (f"lower --min-count (now {min_count}; e.g. --min-count 2 for a small corpus)" if not len(lexicon)
+                  else f"lower --min-length (now {min_length})")
+        typer.echo(f"warning: no words found in {chars:,} characters: {change}", err=True)
     if not quiet:
         stats = lexicon.stats
         pruned = f"; n-grams seen fewer than {stats['pruned_below']} times were pruned" if stats["pruned_below"] else ""
@@ -149,7 +155,7 @@ def segment(
     """
     from zhnlp.progress import progress_task
     from zhnlp.segmentation import Segmenter
-    from zhnlp.textio import atomic_output, iter_lines, resolve_sources, total_bytes
+    from zhnlp.textio import atomic_output, iter_line_blocks, resolve_sources, total_bytes
 
     segmenter = Segmenter.from_file(lexicon)
     sources = resolve_sources(inputs)
@@ -157,9 +163,8 @@ def segment(
     show = not quiet and output is not None
     with progress_task("segmenting", total=total_bytes(sources), enabled=show) as task, \
             atomic_output(output, force=force) as handle:
-        for line in segmenter.segment_lines(iter_lines(sources, encoding, on_bytes=task.advance)):
-            handle.write(line)
-            handle.write("\n")
+        blocks = iter_line_blocks(sources, encoding, on_bytes=task.advance)
+        write_blocks(handle, (list(segmenter.segment_lines(lines)) for lines in blocks))
 
 
 # --------------------------------------------------------------------------------------------- templates
@@ -253,7 +258,9 @@ def parse(
 ) -> None:
     """Parse sentences into nested templates: the cover with the highest total log-probability.
 
-    One tree per input line. Example:
+    Each line is split into sentences (runs of Chinese characters, Latin letters and digits;
+    punctuation ends one) and each sentence gets a tree; --json prints one list of trees per line, a
+    blank line for a blank line. Example:
 
         zhnlp parse "他们都是从北京来的学生" --templates templates.tsv --lexicon words.tsv
     """
@@ -269,20 +276,25 @@ def parse(
         typer.echo(f"warning: {templates_path} has no trivial templates (X w X), so parses will be coarse; "
                    f"write it with: zhnlp templates CORPUS --all -o {templates_path}", err=True)
     parser = TemplateParser(template_set, str(lexicon) if lexicon else None)
-    lines = text_lines(text, encoding, "parse")
     console = None
     with atomic_output(output, force=force) as handle:
-        for line in lines:
-            tree = parser.parse(line)
-            if json_output:
-                handle.write(json.dumps(None if tree is None else tree.to_dict(), ensure_ascii=False) + "\n")
-                continue
-            if console is None:
-                from rich.console import Console
+        for lines in text_blocks(text, encoding, "parse"):
+            for line in lines:
+                trees = parser.parse_line(line)
+                if json_output:
+                    handle.write((json.dumps([tree.to_dict() for tree in trees], ensure_ascii=False)
+                                  if line.strip() else "") + "\n")
+                    continue
+                if console is None:
+                    from rich.console import Console
 
-                console = Console(highlight=False) if output is None else Console(file=handle, color_system=None,
-                                                                                  highlight=False, width=200)
-            console.print(_rich_tree(tree) if tree is not None else "(no words)")
+                    console = Console(highlight=False) if output is None else \
+                        Console(file=handle, color_system=None, highlight=False, width=200)
+                if not trees:
+                    console.print("" if not line.strip() else "(no words)")
+                for tree in trees:
+                    console.print(_rich_tree(tree))
+            handle.flush()
 
 
 def _rich_tree(node):

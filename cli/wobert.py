@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from .common import (DeviceOpt, EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output,
-                     handle_errors, text_lines)
+                     handle_errors, text_blocks, write_blocks)
 
 wobert_app = typer.Typer(help="WoBERT: word-level Chinese BERT. Build a vocabulary, initialise from a char-level "
                               "BERT, pre-train, evaluate.", no_args_is_help=True)
@@ -68,23 +68,27 @@ def tokenize(
     overrides = {"oov": oov.value} if oov is not None else {}
     tokenizer = WoBertTokenizer.from_pretrained(model if model is not None else vocab, **overrides)
     truncation = max_length is not None
+    def formatted(line: str) -> str:
+        if not line.strip():
+            return ""  # a blank line in, a blank line out
+        encoded = tokenizer(line, max_length=max_length, truncation=truncation, return_offsets_mapping=True)
+        tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+        if json_output:
+            return json.dumps({"tokens": tokens, "input_ids": encoded["input_ids"],
+                               "offsets": encoded["offset_mapping"]}, ensure_ascii=False)
+        return " ".join(tokens) + "\t" + " ".join(map(str, encoded["input_ids"]))
+
     with atomic_output(output, force=force) as handle:
-        for line in text_lines(text, encoding, "tokenize"):
-            encoded = tokenizer(line, max_length=max_length, truncation=truncation, return_offsets_mapping=True)
-            tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
-            if json_output:
-                handle.write(json.dumps({"tokens": tokens, "input_ids": encoded["input_ids"],
-                                         "offsets": encoded["offset_mapping"]}, ensure_ascii=False) + "\n")
-            else:
-                handle.write(" ".join(tokens) + "\t" + " ".join(map(str, encoded["input_ids"])) + "\n")
+        write_blocks(handle, ([formatted(line) for line in lines] for lines in text_blocks(text, encoding, "tokenize")))
 
 
 @wobert_app.command("build-vocab")
 @handle_errors
 def build_vocab_command(
     inputs: InputsArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="The vocab.txt to write (segmenter_words.txt "
-                                         "and tokenizer_config.json go beside it).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The vocab.txt to write, or a folder for it "
+                                         "(created if needed); tokenizer_config.json and segmenter_words.txt go "
+                                         "beside it.")],
     words: Annotated[int, typer.Option("--words", min=0, help="How many words to add.")] = 20000,
     base_vocab: Annotated[Optional[Path], typer.Option("--base-vocab", help="A char-level BERT vocab.txt to "
                                                        "start from (default: the corpus' characters).")] = None,
@@ -103,14 +107,12 @@ def build_vocab_command(
 
         zhnlp wobert build-vocab corpus.txt --words 20000 --base-vocab bert/vocab.txt -o wobert/vocab.txt
     """
-    from zhnlp.errors import OutputError
+    from zhnlp.outputs import check_output_file
     from zhnlp.wobert import build_vocab
 
     target = output / "vocab.txt" if output.is_dir() else output
-    if target.exists() and not force:
-        raise OutputError(f"output exists: {target}", "add --force to overwrite it")
-    if not target.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {target.parent}", f"create it first: mkdir -p {target.parent}")
+    if target.parent.is_dir():
+        check_output_file(target, force)  # before the corpus is read; a missing folder is made
     built = build_vocab(inputs, words=words, base_vocab=base_vocab, lexicon=lexicon, simplify=simplify,
                         encoding=encoding, show_progress=not quiet)
     written = built.save(target, force=force)

@@ -207,14 +207,19 @@ def test_cli_templates_then_parse(planted, tmp_path):
     sentences.write_text(f"{a}和{b}一起去的{c}是什么\n\n{a}可以{b}吗\n", encoding="utf-8")
     parsed = _run("parse", sentences, "--templates", saved, "--lexicon", lexicon, "--json")
     assert parsed.exit_code == 0, parsed.stderr
-    trees = [json.loads(line) for line in parsed.stdout.splitlines()]
-    assert len(trees) == 3 and trees[1] is None  # one result per input line, empty ones included
+    out_lines = parsed.stdout.split("\n")
+    assert len(out_lines) == 4 and out_lines[1] == "" and out_lines[3] == ""  # a blank line in, a blank line out
+    trees = [json.loads(out_lines[0])[0], json.loads(out_lines[2])[0]]  # one list of sentence trees per line
     assert trees[0]["template"] == "X 的 X 是 什么" and trees[0]["children"][0]["template"] == "X 和 X 一起 去"
-    assert trees[2]["template"] == "X 可以 X 吗" and trees[2]["span"] == [0, 4]
+    assert trees[1]["template"] == "X 可以 X 吗" and trees[1]["span"] == [0, 4]
+    # punctuation ends a sentence and never lands in a slot: one tree per sentence
+    two = json.loads(_run("parse", f"{a}可以{b}吗？{a}和{b}一起去", "-t", saved, "-l", lexicon, "--json").stdout)
+    assert [t["template"] for t in two] == ["X 可以 X 吗", "X 和 X 一起 去"]
+    assert not any(mark in json.dumps(two, ensure_ascii=False) for mark in "？，")
     shown = _run("parse", f"{a}可以{b}吗", "-t", saved, "-l", lexicon)
     assert shown.exit_code == 0 and "X 可以 X 吗" in shown.stdout and f"({a})可以({b})吗" in shown.stdout
     piped = _run("parse", "-", "-t", saved, "-l", lexicon, "--json", input=f"{a}可以{b}吗\n")
-    assert json.loads(piped.stdout)["template"] == "X 可以 X 吗"
+    assert json.loads(piped.stdout)[0]["template"] == "X 可以 X 吗"
     trees_file, text_file = tmp_path / "trees.jsonl", tmp_path / "trees.txt"
     assert _run("parse", sentences, "-t", saved, "-l", lexicon, "--json", "-o", trees_file).stdout == ""
     assert trees_file.read_text(encoding="utf-8") == parsed.stdout
@@ -279,4 +284,4 @@ def test_cli_discovers_words_when_no_lexicon_is_given(planted, tmp_path):
     assert {"template", "words", "count"} <= set(records[0]) and words.is_file()
     assert any(r["template"] == "X 可以 X 吗" for r in records)
     parsed = _run("parse", "天地可以山水吗", "-t", saved, "-l", words, "--json")
-    assert parsed.exit_code == 0 and json.loads(parsed.stdout)["template"] is not None
+    assert parsed.exit_code == 0 and json.loads(parsed.stdout)[0]["template"] is not None

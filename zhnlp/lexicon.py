@@ -146,6 +146,14 @@ def _read_text_entries(handle: TextIO, path: Path, fmt: str) -> Iterator[WordEnt
         else:
             parts = line.split("\t") if "\t" in line else line.split()
             word = parts[0].strip()
+            if any(c.isspace() for c in word):
+                is_template = "X" in word.split()
+                raise InputError(f"{path}, line {lineno}: {word[:40]!r} is not a word" +
+                                 (" but a sentence template: this is a templates file" if is_template else
+                                  " (it holds spaces)"),
+                                 "give --templates the templates file, and --lexicon a lexicon from "
+                                 "zhnlp discover-words" if is_template else
+                                 "each line is a word, a tab or space, and an integer count")
             try:
                 count = int(float(parts[1])) if len(parts) > 1 else 1
                 score = float(parts[2]) if len(parts) > 2 and "\t" in line else 0.0

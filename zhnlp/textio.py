@@ -95,15 +95,18 @@ def _check_binary(source: Source, block: bytes, lines_before: int) -> None:
     if nul >= 0:
         line = lines_before + block.count(b"\n", 0, nul) + 1
         raise InputError(f"{source.name}, line {line}: binary data (NUL byte); this is not a text file",
-                         "give a plain-text corpus (UTF-16 files: convert to UTF-8 with iconv)")
+                         "give a plain-text file (UTF-16 files: convert to UTF-8 with iconv)")
 
 
 def iter_text_blocks(sources: list[Source], encoding: str = "utf-8",
                      on_bytes: Callable[[int], None] | None = None,
-                     block_bytes: int | None = None) -> Iterator[str]:
+                     block_bytes: int | None = None, interactive: bool = False) -> Iterator[str]:
     """Decoded text of all sources, in blocks that end at a line break where the line allows.
 
-    A UTF-8 byte-order mark is dropped; CRLF stays as is (callers treat '\\r' as a break).
+    A UTF-8 byte-order mark is dropped; CRLF stays as is (callers treat '\\r' as a break). An empty
+    stdin gives nothing; an empty file named by the user is an InputError. ``interactive``: standard
+    input is read as it arrives (a block is what the pipe holds, up to ``block_bytes``), so that a
+    filter answers each block before the next is typed or written.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     try:
@@ -118,8 +121,9 @@ def iter_text_blocks(sources: list[Source], encoding: str = "utf-8",
         seen_text = False
         carry = ""
         with source.open() as handle:
+            read = handle.read1 if interactive and source.path is None and hasattr(handle, "read1") else handle.read
             while True:
-                raw = handle.read(block_bytes)
+                raw = read(block_bytes)
                 final = not raw
                 if raw and encoding.lower().replace("-", "") not in ("utf16", "utf32", "utf16le", "utf16be"):
                     _check_binary(source, raw, lines_before)
@@ -145,7 +149,7 @@ def iter_text_blocks(sources: list[Source], encoding: str = "utf-8",
                     break
         if carry:
             yield carry
-        if not seen_text and source.explicit:
+        if not seen_text and source.explicit and source.path is not None:
             raise InputError(f"{source.name} is empty", "give a file with text in it")
 
 
@@ -168,23 +172,40 @@ def read_small_text(path: str | os.PathLike, encoding: str, missing: tuple[str, 
     if not path.is_file():
         raise InputError(*missing)
     raw = path.read_bytes()
+    _check_binary(Source(path), raw, 0)
     is_utf8 = codecs.lookup(encoding).name == "utf-8"
     try:
         return raw.decode("utf-8-sig" if is_utf8 else encoding)
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        end = raw.find(b"\n", exc.start)
+        try:
+            raw[start:end if end >= 0 else len(raw)].decode("gb18030")  # the bad line, in the usual other encoding
+            hint = f"it reads as GBK/GB18030: convert it to UTF-8 with iconv -f gb18030 -t utf-8 {path}"
+        except UnicodeDecodeError:
+            hint = "this is not a text file in any usual encoding; give a UTF-8 text file"
         raise InputError(f"{path}, line {line}: cannot decode as {encoding} (byte 0x{raw[exc.start]:02x})",
-                         f"convert it to UTF-8: iconv -f gb18030 -t utf-8 {path}") from None
+                         hint) from None
+
+
+def iter_line_blocks(sources: list[Source], encoding: str = "utf-8",
+                     on_bytes: Callable[[int], None] | None = None) -> Iterator[list[str]]:
+    """The lines of every source, without their line breaks (\\n or \\r\\n), in lists: one per block
+    read (what stdin had ready, or up to BLOCK_BYTES of a file), so that a filter can answer and
+    flush a block's lines before it waits for more."""
+    pending = ""
+    for block in iter_text_blocks(sources, encoding, on_bytes, interactive=True):
+        lines = (pending + block).split("\n")
+        pending = lines.pop()
+        if lines:
+            yield [line[:-1] if line.endswith("\r") else line for line in lines]
+    if pending:
+        yield [pending[:-1] if pending.endswith("\r") else pending]
 
 
 def iter_lines(sources: list[Source], encoding: str = "utf-8",
                on_bytes: Callable[[int], None] | None = None) -> Iterator[str]:
     """Every line of every source, without its line break (\\n or \\r\\n)."""
-    pending = ""
-    for block in iter_text_blocks(sources, encoding, on_bytes):
-        lines = (pending + block).split("\n")
-        pending = lines.pop()
-        for line in lines:
-            yield line[:-1] if line.endswith("\r") else line
-    if pending:
-        yield pending[:-1] if pending.endswith("\r") else pending
+    for lines in iter_line_blocks(sources, encoding, on_bytes):
+        yield from lines

@@ -12,12 +12,12 @@ probabilities and its best lines re-ranked.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import numpy as np
 
+from ..chars import has_han
 from ..errors import InputError
 from . import batching
 from .batching import batch_threads, waves
@@ -31,7 +31,6 @@ from .search import decode_constrained
 from .shortlist import load_shortlist
 from .torch_network import TorchNetwork, gpu_may_be_present
 
-_CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass
@@ -104,7 +103,7 @@ class Couplet:
         text = upper.strip().replace(" ", "")
         if not text:
             raise InputError(f"{where}empty upper line", "give a line of Chinese characters, e.g. 春回大地千山秀")
-        if not _CHINESE.search(text):
+        if not has_han(text):
             raise InputError(f"{where}no Chinese characters in {text[:40]!r}", "give a line of Chinese characters")
         if len(text) > self.max_length:
             raise InputError(f"{where}upper line has {len(text)} characters; the model takes at most {self.max_length}",
@@ -152,38 +151,31 @@ class Couplet:
                         answers[i] = CoupletAnswer(lines[i], candidates, unknown)
         return answers[0] if single else answers
 
-    def answer_stream(self, lines: Iterable[str], n: int = 1, constrained: bool = True, tone: bool = False,
-                      batch_size: int = DECODE_BATCH_SIZE, scores: bool = True, source: str | None = None,
-                      block_lines: int | None = None) -> Iterator[list[CoupletAnswer | None]]:
-        """Answers for a stream of upper lines (a file, stdin), one block of lines at a time: each
-        block's answers are yielded as soon as they are ready, so a reader of a pipe sees them before
-        the input ends. A blank line of a ``source`` answers None (a blank line out); a bad line is an
-        InputError naming ``source`` and the line. ``block_lines``: default batching.WAVE_LINES."""
-        block: list[str] = []
-        blank: list[int] = []  # positions in the block of blank lines
-
-        def answered() -> list[CoupletAnswer | None]:
-            found = iter(self.answer([line for line in block if line], n=n, constrained=constrained, tone=tone,
-                                     batch_size=batch_size, scores=scores) if len(blank) < len(block) else [])
-            out = [None if not line else next(found) for line in block]
-            block.clear()
-            blank.clear()
-            return out
-
-        size = block_lines or batching.WAVE_LINES
-        for number, line in enumerate(lines, 1):
-            if not line.strip() and source is not None:
-                blank.append(len(block))
-                block.append("")
-            else:
-                try:
-                    block.append(self.check(line, number if source else None))
-                except InputError as error:
-                    raise InputError(f"{source}, {error.message}" if source else error.message, error.hint) from None
-            if len(block) >= size:
-                yield answered()
-        if block:
-            yield answered()
+    def answer_stream(self, blocks: Iterable[list[str]], n: int = 1, constrained: bool = True, tone: bool = False,
+                      batch_size: int = DECODE_BATCH_SIZE, scores: bool = True,
+                      source: str | None = None) -> Iterator[list[CoupletAnswer | None]]:
+        """Answers for a stream of upper lines in blocks (textio.iter_line_blocks: what a pipe had
+        ready, or a part of a file), a block at a time (split at batching.WAVE_LINES lines): each
+        block's answers are yielded as soon as they are ready, so that a reader of a pipe sees them
+        before the input ends. A blank line of a ``source`` answers None (a blank line out); a bad
+        line is an InputError naming ``source`` and the line."""
+        number = 0
+        for lines in blocks:
+            for start in range(0, len(lines), batching.WAVE_LINES):
+                block: list[str] = []
+                for line in lines[start:start + batching.WAVE_LINES]:
+                    number += 1
+                    if not line.strip() and source is not None:
+                        block.append("")
+                        continue
+                    try:
+                        block.append(self.check(line, number if source else None))
+                    except InputError as error:
+                        raise InputError(f"{source}, {error.message}" if source else error.message,
+                                         error.hint) from None
+                found = iter(self.answer([line for line in block if line], n=n, constrained=constrained, tone=tone,
+                                         batch_size=batch_size, scores=scores) if any(block) else [])
+                yield [next(found) if line else None for line in block]
 
     def encode_lines(self, lines: list[str]) -> np.ndarray:
         """Lines of one length -> (B, T) vocabulary ids, [UNK] for characters the model does not know."""

@@ -12,12 +12,13 @@ import re
 from typing import Iterable, Iterator, overload
 
 from .._native import kernels
+from ..chars import HAN, LATIN_AND_DIGITS
 from ..lexicon import Lexicon
 
 # a CJK run, a Latin/digit run (ASCII and full width, with decimal point or percent), whitespace, anything else
 _BLOCKS = re.compile(
-    r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007\U00020000-\U000323af]+)"
-    r"|([0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+(?:[.．％%][0-9\uff10-\uff19]+)*[%％]?)"
+    f"([{HAN}]+)"
+    f"|([{LATIN_AND_DIGITS}]+" r"(?:[.．％%][0-9\uff10-\uff19]+)*[%％]?)"
     r"|(\s+)"
     r"|(.)",
     re.S,

@@ -18,7 +18,6 @@ pairs stored, which keeps the pair table small without changing any result.
 from __future__ import annotations
 
 import os
-import re
 import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +34,7 @@ from ..segmentation import Segmenter
 from ..textio import iter_text_blocks, resolve_sources, total_bytes
 from .templateset import Template, TemplateSet
 
-# what a sentence is made of: CJK ideographs, Latin letters and digits (ASCII and full width);
-# anything else (punctuation, spaces, line breaks) ends a sentence, as nlp-zero's filter does
-_SENTENCE = re.compile(
-    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007\U00020000-\U000323af"
-    r"0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+")
+from ..chars import SENTENCE as _SENTENCE  # what a sentence is made of
 
 
 @dataclass
@@ -201,6 +196,9 @@ def find_templates(inputs: str | os.PathLike | Iterable[str | os.PathLike],
         word_counts, total_pairs = _word_counts(corpus, len(vocab), config.window)
         total_words = int(word_counts.sum())
         if total_words == 0:
+            if all(source.path is None for source in sources):  # a filter given nothing gives nothing
+                return TemplateSet([], 0, {"words": 0, "skipped_sentences": 0, "config": asdict(config)},
+                                   lexicon=discovered)
             raise ZhnlpError("no words in the input", "template finding needs a corpus of Chinese text")
         # a pair can only pass min_prob if both its words occur at least this often
         floor = config.min_prob * total_pairs / config.window * (1 - 1e-9)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, overload
 
 from .._native import kernels
+from ..chars import sentences
 from ..lexicon import Lexicon
 from ..segmentation import Segmenter
 from .finder import as_segmenter
@@ -106,8 +107,14 @@ class TemplateParser:
         return ParseNode(template, start, end, words[start:end], [self._node(c, words) for c in children])
 
     def parse(self, sentence: str) -> ParseNode | None:
-        """Parse one sentence (segmented with the lexicon); None for a sentence with no words."""
+        """Parse one sentence (segmented with the lexicon) as it is, punctuation included; None for
+        a sentence with no words. ``parse_line`` splits a line into sentences first."""
         return self.parse_words(self.segmenter.cut(sentence))
+
+    def parse_line(self, line: str) -> list[ParseNode]:
+        """The trees of a line's sentences (chars.sentences: runs of Chinese characters, Latin
+        letters and digits; punctuation ends a sentence and is in no tree), as templates were found."""
+        return [tree for tree in map(self.parse, sentences(line)) if tree is not None]
 
     @overload
     def __call__(self, sentences: str) -> ParseNode | None: ...

@@ -180,18 +180,24 @@ def _template_from_obj(obj, path: Path, line: int) -> Template:
 
 def _read_lines(text: str, path: Path, fmt: str) -> Iterator[Template]:
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
+        if not line.strip(" \r") or line.startswith("#"):  # blank; a line of tabs alone is garbage, below
             continue
         if fmt == "jsonl":
             yield _template_from_obj(parse_json(line, path, "each line must be one JSON object", number), path, number)
             continue
-        template_text, _, count_text = line.rstrip("\r").rpartition("\t")
+        template_text, tab, count_text = line.rstrip("\r").rpartition("\t")
+        hint = "each line is a template (words and X slots, space-separated), a tab and its count; write them with: " \
+               "zhnlp templates CORPUS -o FILE"
+        if not tab or not template_text.strip():
+            raise InputError(f"{path}, line {number}: expected 'template<TAB>count', got {line[:60]!r}", hint)
         try:
             count = int(count_text)
+        except ValueError:
+            raise InputError(f"{path}, line {number}: the count {count_text[:20]!r} is not a whole number", hint) from None
+        try:
             words = parse_template(template_text)
         except ValueError as exc:
-            raise InputError(f"{path}, line {number}: expected 'template<TAB>count', got {line[:60]!r} ({exc})",
-                             "write templates with: zhnlp templates CORPUS -o FILE") from None
+            raise InputError(f"{path}, line {number}: {exc}", hint) from None
         if count <= 0:
             raise InputError(f"{path}, line {number}: count must be positive, got {count}", "fix or drop that line")
         yield Template(words, count)

@@ -284,16 +284,18 @@ class WoBertTokenizer:
         return [self.decode(ids, skip_special_tokens) for ids in sequences]
 
     # ------------------------------------------------------------------ folders
-    def save_pretrained(self, directory: str | os.PathLike) -> list[Path]:
-        """Write ``vocab.txt``, ``tokenizer_config.json`` and, when the segmenter has extra words,
-        ``segmenter_words.txt`` into ``directory`` (created if needed)."""
+    def save_pretrained(self, directory: str | os.PathLike, vocab: bool = True) -> list[Path]:
+        """Write ``vocab.txt`` (unless ``vocab`` is False: the caller wrote it), ``tokenizer_config.json``
+        and, when the segmenter has extra words, ``segmenter_words.txt`` into ``directory`` (created
+        if needed). Returns the files written."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        write_vocab(self.ids_to_tokens, directory / VOCAB_FILE, force=True)
+        if vocab:
+            write_vocab(self.ids_to_tokens, directory / VOCAB_FILE, force=True)
         config = {"tokenizer_class": "WoBertTokenizer", "do_lower_case": self.do_lower_case, "oov": self.oov,
                   "model_max_length": self.model_max_length,
                   "segmenter": "jieba 0.42.1 dictionary, HMM off (zhnlp JiebaSegmenter)"}
-        written = [directory / VOCAB_FILE, directory / CONFIG_FILE]
+        written = [directory / VOCAB_FILE] * vocab + [directory / CONFIG_FILE]
         if self.segmenter_words:
             write_segmenter_words(self.segmenter_words, directory / SEGMENTER_WORDS_FILE, force=True)
             config["segmenter_words"] = SEGMENTER_WORDS_FILE

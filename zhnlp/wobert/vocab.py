@@ -117,17 +117,20 @@ class BuiltVocab:
     stats: dict = field(default_factory=dict)
 
     def save(self, path: str | os.PathLike, force: bool = False) -> list[Path]:
-        """Write ``vocab.txt`` at ``path`` (or inside it, when it is a folder), and
-        ``segmenter_words.txt`` beside it when there are segmenter words. Returns the files."""
+        """Write ``vocab.txt`` at ``path`` (or inside it, when it is a folder or ends in /; the folder
+        is created), with ``tokenizer_config.json`` and, when there are segmenter words,
+        ``segmenter_words.txt`` beside it: a folder ``WoBertTokenizer.from_pretrained`` loads.
+        Returns the files written."""
+        from ..outputs import check_output_file
+        from .tokenizer import WoBertTokenizer
+
         path = Path(path)
-        target = path / "vocab.txt" if path.is_dir() else path
-        write_vocab(self.tokens, target, force=force)
-        written = [target]
-        if self.segmenter_words:
-            extra = target.parent / SEGMENTER_WORDS_FILE
-            write_segmenter_words(self.segmenter_words, extra, force=True)
-            written.append(extra)
-        return written
+        target = path / "vocab.txt" if path.is_dir() or str(path).endswith(("/", os.sep)) else path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        check_output_file(target, force)
+        write_vocab(self.tokens, target, force=True)
+        tokenizer = WoBertTokenizer(self.tokens, segmenter_words=self.segmenter_words)
+        return [target, *tokenizer.save_pretrained(target.parent, vocab=False)]
 
 
 def write_segmenter_words(words: Iterable[tuple[str, float]], path: str | os.PathLike, force: bool = False) -> None:
