@@ -40,9 +40,10 @@ def test_discover_words_prints_tsv_most_frequent_first(corpus_file, language):
     assert result.exit_code == 0, result.stderr
     table = rows(result.stdout)
     counts = [int(r[1]) for r in table]
-    assert counts == sorted(counts, reverse=True)
+    assert len(table) >= 0.9 * len(language[0])  # nearly every planted word, so an empty output fails
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
     assert {r[0] for r in table} <= set(language[0])
-    assert all(len(r) == 3 for r in table)
+    assert all(len(r) == 3 and float(r[2]) > 0 for r in table)
 
 
 def test_top_and_formats(corpus_file, tmp_path):

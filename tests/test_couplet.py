@@ -211,8 +211,13 @@ def test_tone_constraint_ends_on_a_level_tone():
     upper = "风云日月"
     level = np.array([is_level_tone(c) for c in VOCAB])
     scores = _random_scores(4, 3)
-    for lower, _ in constrained_decode(upper, [INDEX[c] for c in upper], scores, VOCAB, BANNED, n=5, level_tone=level):
-        assert is_level_tone(lower[-1])
+    scores[-1, level] -= 5.0  # the untoned decoder would end on an oblique tone
+    found = constrained_decode(upper, [INDEX[c] for c in upper], scores, VOCAB, BANNED, n=5, level_tone=level)
+    assert len(found) == 5 and all(len(lower) == 4 for lower, _ in found)
+    for lower, _ in found:
+        assert is_level_tone(lower[-1]) and not rule_violations(upper, lower)
+    untoned = constrained_decode(upper, [INDEX[c] for c in upper], scores, VOCAB, BANNED, n=1)
+    assert not is_level_tone(untoned[0][0][-1])
 
 
 @needs_torch

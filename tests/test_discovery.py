@@ -85,6 +85,9 @@ def test_iterations_give_a_lexicon_of_the_same_words(corpus_file, language):
     top_once = {e.word for e in once.top(20, 2)}
     top_twice = {e.word for e in twice.top(20, 2)}
     assert len(top_once & top_twice) >= 15
+    # the second round re-segments with the lexicon and recounts: the counts move (so `iterations` is used)
+    assert once.counts() != twice.counts()
+    assert once.stats["config"]["iterations"] == 1 and twice.stats["config"]["iterations"] == 2
 
 
 def test_a_corpus_spilled_to_disk_gives_the_same_lexicon(corpus_file, monkeypatch):

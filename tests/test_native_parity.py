@@ -9,14 +9,21 @@ from hypothesis import strategies as st
 
 from zhnlp._native import COMPILED, pure
 
+if os.environ.get("ZHNLP_REQUIRE_COMPILED") == "1":  # CI: a missing extension is a failure, not a skip
+    assert COMPILED, "the Cython extension was not built by pip install (ZHNLP_REQUIRE_COMPILED=1)"
 kernels = pytest.importorskip("zhnlp._native._kernels", reason="the Cython extension is not built")
 
 TEXT = st.text(alphabet="天地人和的了之不山水一二。，a \n", max_size=400)
 
 
-def test_compiled_extension_is_in_use_when_required():
-    if os.environ.get("ZHNLP_REQUIRE_COMPILED") == "1":
-        assert COMPILED, "the Cython extension was not built by pip install"
+def test_the_compiled_extension_is_the_kernels_in_use():
+    """Where the extension is built and ZHNLP_PURE_PYTHON is unset, zhnlp runs on it, not on the twin."""
+    from zhnlp._native import kernels as in_use
+
+    if os.environ.get("ZHNLP_PURE_PYTHON", "") in ("", "0"):
+        assert COMPILED and in_use is kernels and in_use is not pure
+    else:
+        assert not COMPILED and in_use is pure
 
 
 def _pipeline(module, text, nparts, max_entries, min_count, min_pmi, max_len):

@@ -12,14 +12,14 @@ import unicodedata
 
 import pytest
 
-from .conftest import SHARED_DATA, requires_data
+from zhnlp.wobert import WoBertTokenizer, build_vocab, read_vocab, simplify_base_vocab
+from zhnlp.wobert.reference import ReferenceWoBertTokenizer
 
-pytest.importorskip("jieba")
-transformers = pytest.importorskip("transformers")
-torch = pytest.importorskip("torch")
+from .conftest import SHARED_DATA, needs_torch, optional_module, requires_data
 
-from zhnlp.wobert import WoBertTokenizer, build_vocab, read_vocab, simplify_base_vocab  # noqa: E402
-from zhnlp.wobert.reference import ReferenceWoBertTokenizer  # noqa: E402
+# the reference tokenizer needs transformers, the models torch: the tests that use them carry @needs_torch
+transformers = optional_module("transformers")
+torch = optional_module("torch")
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CHARS = list("今天气不错我们去北京清华大学玩的是在有人他说你好世界，。！？：“”、（）")
@@ -47,6 +47,16 @@ def tokenizer(vocab_file):
     return WoBertTokenizer(vocab_file)
 
 
+def tokenizer_vocab(tokenizer) -> str:
+    """A vocab.txt of the tokenizer's tokens (for the reference path)."""
+    import tempfile
+
+    path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(tokenizer.ids_to_tokens) + "\n")
+    return path
+
+
 def _plain(text: str) -> str:
     """What BERT's normalizer makes of a span: lowercase, accents stripped."""
     return "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
@@ -58,6 +68,7 @@ def test_vocab_keeps_one_id_per_line_with_blank_and_line_separator_tokens(vocab_
     assert tokens[7] == "" and tokens[8] == "\u2028"
 
 
+@needs_torch
 def test_ids_equal_the_reference_path_on_tricky_text(tokenizer, vocab_file):
     reference = ReferenceWoBertTokenizer(vocab_file)
     for text in TRICKY:
@@ -124,16 +135,22 @@ def test_decode_joins_words_without_spaces_between_chinese(tokenizer):
     assert tokenizer.decode(ids, skip_special_tokens=False).startswith("[CLS]")
 
 
+@needs_torch
 def test_feeds_a_transformers_bert_model(tokenizer):
     from transformers import BertConfig, BertModel
 
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=32, max_position_embeddings=64)
     model = BertModel(config).eval()
-    batch = tokenizer(["我们去北京", "你好"], padding=True, return_tensors="pt")
+    texts = ["我们去北京清华大学", "你好"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
     with torch.no_grad():
-        out = model(**batch)
-    assert out.last_hidden_state.shape == (2, batch["input_ids"].shape[1], 16)
+        out = model(**batch).last_hidden_state  # (2, T, 16)
+        for row, text in enumerate(texts):  # each text alone, unpadded, from the reference path's ids
+            ids = ReferenceWoBertTokenizer(tokenizer_vocab(tokenizer)).encode(text)
+            alone = model(input_ids=torch.tensor([ids])).last_hidden_state[0]  # (t, 16)
+            assert torch.allclose(out[row, :len(ids)], alone, atol=1e-5)
+            assert batch["attention_mask"][row].tolist() == [1] * len(ids) + [0] * (out.shape[1] - len(ids))
 
 
 def test_save_and_load_round_trip(tmp_path, vocab_file):
@@ -185,6 +202,7 @@ def _tiny_char_bert(tmp_path, vocab):
     return model, folder
 
 
+@needs_torch
 def test_init_from_char_bert_uses_the_mean_of_the_characters(tmp_path):
     from zhnlp.wobert.model import init_from_char_bert, load_wobert
 
@@ -212,6 +230,7 @@ def test_init_from_char_bert_uses_the_mean_of_the_characters(tmp_path):
     assert model.cls.predictions.decoder.weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
 
 
+@needs_torch
 def test_loads_a_port_folder_with_pytorch_model_bin(tmp_path):
     from zhnlp.wobert.model import load_wobert
 
@@ -223,6 +242,7 @@ def test_loads_a_port_folder_with_pytorch_model_bin(tmp_path):
     assert tok.tokenize("今天") == ["今", "天"]
 
 
+@needs_torch
 def test_missing_model_says_what_to_download(tmp_path, monkeypatch):
     from zhnlp.hub import ModelNotFoundError
     from zhnlp.wobert.model import load_wobert
@@ -237,6 +257,7 @@ def test_missing_model_says_what_to_download(tmp_path, monkeypatch):
         load_wobert(tmp_path / "empty")
 
 
+@needs_torch
 def test_hub_id_resolves_from_the_local_cache_offline(tmp_path):
     """A hub id already in the HF cache loads with HF_HUB_OFFLINE=1 (the cache layout written by hand)."""
     model, folder = _tiny_char_bert(tmp_path, SPECIALS + CHARS)
@@ -294,6 +315,7 @@ def test_whole_word_masking_masks_every_token_of_a_chosen_word():
     assert (labels[chosen] == ids[chosen]).all()
 
 
+@needs_torch
 def test_mlm_loss_falls_and_training_resumes_exactly(tmp_path, monkeypatch):
     from zhnlp.wobert.pretrain import PretrainConfig, evaluate_mlm
 
@@ -330,6 +352,7 @@ def test_mlm_loss_falls_and_training_resumes_exactly(tmp_path, monkeypatch):
     assert second["heldout"]["mlm_loss"] == pytest.approx(straight["heldout"]["mlm_loss"], rel=1e-4)
 
 
+@needs_torch
 def test_pretrain_refuses_a_folder_it_did_not_make(tmp_path):
     from zhnlp.errors import OutputError
 
@@ -389,6 +412,7 @@ def test_tokenize_cli_never_imports_torch(vocab_file):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@needs_torch
 def test_wobert_cli_build_init_pretrain_evaluate(tmp_path):
     corpus = _toy_corpus(tmp_path / "toy.txt", 300)
     char_vocab = list(dict.fromkeys(SPECIALS + CHARS + list("他老师生喜欢习研究数历史音乐物理")))
@@ -428,6 +452,7 @@ def test_simplified_char_vocab_is_the_published_wobert_base(tmp_path):
         [t for t in published[:13586] if t not in ("", "##§", "##")]
 
 
+@needs_torch
 @requires_data
 @pytest.mark.parametrize("name", PUBLISHED)
 def test_identical_ids_to_the_reference_on_every_line_of_the_novels_and_tnews(name):

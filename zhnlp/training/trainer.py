@@ -254,6 +254,7 @@ class Trainer:
     def _export(self) -> None:
         from ..outputs import write_text
 
+        self.output_dir.mkdir(parents=True, exist_ok=True)
         with self.evaluation_weights():
             self.export(self.model, self.output_dir)
         write_text(self.output_dir / TRAINING_FILE, json.dumps(self.training_record(), indent=1, ensure_ascii=False,
