@@ -53,6 +53,23 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when presen
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
+_NOTICED: set[str] = set()
+
+
+def notice_pure_python() -> None:
+    """Say once per process, on stderr, that a heavy job runs on the pure-Python kernels, and the fix."""
+    from zhnlp._native import pure_python_notice
+
+    notice = pure_python_notice()
+    if notice is not None and "pure" not in _NOTICED:
+        _NOTICED.add("pure")
+        typer.echo(f"warning: {notice[0]}", err=True)
+        typer.echo(f"  fix: {notice[1]}", err=True)
+
+
+LARGE_INPUT_BYTES = 1 << 20  # segmenting this much on the pure kernels takes long enough to say so
+
+
 def format_for(output: Path | None, fmt: Enum | None, choices: type[Enum]) -> str:
     """The --format given, else the output's suffix when it names a format, else tsv."""
     if fmt is not None:

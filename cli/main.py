@@ -17,8 +17,8 @@ import typer
 
 from zhnlp.discovery.finder import DiscoveryConfig  # its defaults are the options' defaults
 
-from .common import (EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output, format_for,
-                     handle_errors, text_blocks, write_blocks)
+from .common import (LARGE_INPUT_BYTES, EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output,
+                     format_for, handle_errors, notice_pure_python, text_blocks, write_blocks)
 from .couplet import couplet, evaluate_app, train_app
 from .wobert import tokenize, wobert_app
 
@@ -119,6 +119,7 @@ def discover_words_command(
     config = DiscoveryConfig(min_count=min_count, min_pmi=min_pmi, max_len=max_len, redundancy=redundancy,
                              iterations=iterations, workers=workers, max_ngrams=max_ngrams)
     check_output(output, force)
+    notice_pure_python()
     start = time.perf_counter()
     lexicon = discover_words(inputs, config, encoding=encoding, show_progress=not quiet)
     with atomic_output(output, force=force) as handle:
@@ -160,8 +161,11 @@ def segment(
     segmenter = Segmenter.from_file(lexicon)
     sources = resolve_sources(inputs)
     check_output(output, force)
+    size = total_bytes(sources)
+    if size is None or size > LARGE_INPUT_BYTES:
+        notice_pure_python()
     show = not quiet and output is not None
-    with progress_task("segmenting", total=total_bytes(sources), enabled=show) as task, \
+    with progress_task("segmenting", total=size, enabled=show) as task, \
             atomic_output(output, force=force) as handle:
         blocks = iter_line_blocks(sources, encoding, on_bytes=task.advance)
         write_blocks(handle, (list(segmenter.segment_lines(lines)) for lines in blocks))
@@ -215,6 +219,7 @@ def templates(
 
     config = TemplateConfig(window=window, min_prob=min_prob, min_pmi=min_pmi, workers=workers)
     check_output(output, force)
+    notice_pure_python()
     if save_lexicon is not None:
         if lexicon is not None:
             raise InputError("--save-lexicon writes a discovered lexicon, but --lexicon was given",

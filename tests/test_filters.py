@@ -156,3 +156,21 @@ def test_help_imports_neither_the_couplet_machinery_nor_numpy():
             "heavy = [m for m in ('numpy', 'torch', 'zhnlp.couplet.couplet', 'zhnlp.couplet.decode') if m in sys.modules]; "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_heavy_jobs_say_once_when_they_run_on_the_pure_python_kernels(files, tmp_path, monkeypatch):
+    from zhnlp import _native
+    from zhnlp.cli import common
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("天地山水风云日月\n" * 50, encoding="utf-8")
+    monkeypatch.setattr(common, "_NOTICED", set())
+    quiet_run = run("discover-words", corpus, "-q", "--min-count", 2)
+    assert quiet_run.exit_code == 0 and "pure-Python" not in quiet_run.stderr  # the compiled kernels: nothing said
+    monkeypatch.setattr(_native, "COMPILED", False)
+    monkeypatch.delenv("ZHNLP_PURE_PYTHON", raising=False)
+    result = run("discover-words", corpus, "-q", "--min-count", 2)
+    assert result.exit_code == 0
+    assert result.stderr.count("pure-Python kernels") == 1 and "reinstall" in result.stderr
+    again = run("segment", "-", "-l", files / "words.tsv", input="天地\n")
+    assert "pure-Python" not in again.stderr  # once per process

@@ -24,4 +24,17 @@ def _load() -> tuple[ModuleType, bool]:
 
 kernels, COMPILED = _load()
 
-__all__ = ["kernels", "pure", "COMPILED"]
+
+def pure_python_notice() -> tuple[str, str] | None:
+    """(message, fix) when the pure-Python twin is in use, for heavy jobs to say once; else None."""
+    if COMPILED:
+        return None
+    if os.environ.get("ZHNLP_PURE_PYTHON", "") not in ("", "0"):
+        return ("running on the pure-Python kernels because ZHNLP_PURE_PYTHON is set (about 100x slower)",
+                "unset ZHNLP_PURE_PYTHON to use the compiled extension")
+    return ("running on the pure-Python kernels (about 100x slower): the compiled extension was not built",
+            "install a C compiler and the Python headers (e.g. apt-get install gcc python3-dev), then reinstall: "
+            "pip install --force-reinstall --no-deps zhnlp")
+
+
+__all__ = ["kernels", "pure", "COMPILED", "pure_python_notice"]
