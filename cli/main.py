@@ -20,6 +20,7 @@ from zhnlp.discovery.finder import DiscoveryConfig  # its defaults are the optio
 from .common import (LARGE_INPUT_BYTES, EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output,
                      format_for, handle_errors, notice_pure_python, text_blocks, write_blocks)
 from .couplet import couplet, evaluate_app, train_app
+from .vectors import vectors_app
 from .wobert import tokenize, wobert_app
 
 app = typer.Typer(
@@ -326,6 +327,9 @@ app.add_typer(wobert_app, name="wobert")
 app.command()(couplet)
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
+
+# --------------------------------------------------------------------------------------------- vectors
+app.add_typer(vectors_app, name="vectors")
 
 
 def main() -> None:

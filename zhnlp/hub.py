@@ -20,13 +20,14 @@ from .errors import InputError
 from .info import model_search_paths
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-ZHNLP_MODEL_TYPES = ("couplet", "title", "triples", "classifier")
+ZHNLP_MODEL_TYPES = ("couplet", "title", "triples", "classifier", "vectors")
 LEGACY_MODEL_TYPES = {"zhnlp-couplet-cnn": "couplet"}  # what folders of zhnlp 0.1 said
 WOBERT_TOKENIZERS = ("WoBertTokenizer", "WoBertTokenizerFast")
 # how to get a folder of each type, for the message that refuses another
 MAKE = {"couplet": "zhnlp train couplet --data ../shared/data/couplet -o DIR (or leave out --model: the shipped one)",
         "title": "zhnlp train title --data DIR -o MODEL", "triples": "zhnlp train triples --data DIR -o MODEL",
         "classifier": "zhnlp train classifier --data DIR -o MODEL",
+        "vectors": "zhnlp vectors train CORPUS --vocab VOCAB -o DIR",
         "bert": "give a char-level BERT folder (transformers format: config.json with model_type bert)",
         "wobert": "give a WoBERT folder (zhnlp wobert init / pretrain, or a WoBERT port)"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
