@@ -14,9 +14,14 @@ on the whole list (best of the runs; the machine is shared and noisy):
 - char BERT: transformers' ``BertTokenizerFast`` with the char-level Chinese BERT vocabulary, on
   the whole list (batch call).
 Columns: tokens per text (with [CLS]/[SEP]) and its ratio to char BERT (target <= 0.76; published
-0.753); the same with oov='subwords'; texts whose ids differ from the reference (target 0);
-speed-ups over the reference (target >= 5) and over BertTokenizerFast (target >= 0.5).
-Needs transformers and ../shared/data.
+0.753); the same with oov='subwords'; texts whose ids differ from the reference (bert4keras' rules,
+reference.py; target 0); speed-ups over the port's path (target >= 5) and over BertTokenizerFast
+(target >= 0.5).
+
+Then the whole process, as a user runs it: `zhnlp tokenize TNEWS.txt --json -o OUT` (start-up,
+jieba's dictionary, tokens, ids, offsets, JSON) against the port's path as a process of its own over
+the same file (benchmarks/_port_tokenize.py: tokens and ids only), alternating, best of the runs;
+target >= 5x. Needs transformers and ../shared/data.
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ def load_texts(quick: bool) -> dict[str, list[str]]:
 
 def measure(name: str, vocab_dir: str, texts: list[str], char_bert, repeats: int) -> dict:
     from zhnlp.wobert import WoBertTokenizer
-    from zhnlp.wobert.reference import ReferenceWoBertTokenizer
+    from zhnlp.wobert.reference import PortWoBertTokenizer, ReferenceWoBertTokenizer
 
     vocab = DATA / "wobert" / vocab_dir / "vocab.txt"
     start = time.perf_counter()
@@ -64,7 +69,9 @@ def measure(name: str, vocab_dir: str, texts: list[str], char_bert, repeats: int
 
     reference = ReferenceWoBertTokenizer(vocab)
     reference.encode("预热")  # jieba loads its dictionary on first use
-    ref_time, ref_ids = best_time(lambda: [reference.encode(t) for t in texts], max(1, repeats - 1))
+    ref_ids = [reference.encode(t) for t in texts]
+    port = PortWoBertTokenizer(vocab)
+    ref_time, _ = best_time(lambda: [port.encode(t) for t in texts], max(1, repeats - 1))
     char_time, char_ids = best_time(lambda: char_bert(texts)["input_ids"], repeats)
 
     n = len(texts)
@@ -78,6 +85,34 @@ def measure(name: str, vocab_dir: str, texts: list[str], char_bert, repeats: int
             "mismatches": mismatches, "zhnlp_cold_s": ours_cold, "zhnlp_warm_s": ours_warm,
             "reference_s": ref_time, "char_bert_fast_s": char_time, "load_s": load_seconds,
             "speedup_vs_reference": ref_time / ours_cold, "speed_vs_char_bert_fast": char_time / ours_cold}
+
+
+def whole_process(texts: list[str], repeats: int) -> dict:
+    """`zhnlp tokenize FILE --json` and the port's path, each a fresh process over the same file."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    vocab = DATA / "wobert" / "wobert_chinese_base" / "vocab.txt"
+    folder = Path(tempfile.mkdtemp())
+    source = folder / "texts.txt"
+    source.write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
+    script = Path(sys.executable).with_name("zhnlp")
+    ours = [str(script)] if script.exists() else [sys.executable, "-m", "zhnlp.cli.main"]
+    ours += ["tokenize", str(source), "--vocab", str(vocab), "--json", "-o", str(folder / "ours.jsonl"), "--force"]
+    port = [sys.executable, str(Path(__file__).with_name("_port_tokenize.py")), str(vocab), str(source),
+            str(folder / "port.jsonl")]
+    times: dict[str, list[float]] = {"zhnlp": [], "port": []}
+    for _ in range(repeats):
+        for name, command in (("zhnlp", ours), ("port", port)):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            times[name].append(time.perf_counter() - start)
+    with open(folder / "ours.jsonl", encoding="utf-8") as a, open(folder / "port.jsonl", encoding="utf-8") as b:
+        same = sum(json.loads(x)["input_ids"] == json.loads(y)["input_ids"] for x, y in zip(a, b))
+    return {"texts": len(texts), "zhnlp_s": min(times["zhnlp"]), "port_s": min(times["port"]),
+            "speedup": min(times["port"]) / min(times["zhnlp"]), "same_ids": same}
 
 
 def main() -> None:
@@ -116,6 +151,14 @@ def main() -> None:
                       f"{r['speed_vs_char_bert_fast']:.2f}")
     Console(width=220).print(table)
     print("targets: tokens/text <= 0.76x char BERT; 0 mismatches; >= 5x the reference; >= 0.5x BertTokenizerFast")
+    process = whole_process(load_texts(True)["TNEWS"], args.repeats)
+    table = Table(title="zhnlp tokenize TNEWS --json (a whole process) vs the port's path as a process")
+    for column in ("texts", "zhnlp s", "port s", "× port (target >= 5)", "texts with the port's ids"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{process['texts']:,}", f"{process['zhnlp_s']:.2f}", f"{process['port_s']:.2f}",
+                  f"{process['speedup']:.1f}", f"{process['same_ids']:,}")
+    Console(width=220).print(table)
+    rows.append({"whole_process": process})
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "wobert_tokenizer.json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
 

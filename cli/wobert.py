@@ -65,19 +65,30 @@ def tokenize(
     if (model is None) == (vocab is None):
         raise InputError("give the tokenizer with --model DIR or --vocab FILE (one of them)",
                          f"e.g. zhnlp tokenize \"今天天气不错\" --vocab {EXAMPLE_VOCAB}")
+    import gc
+
     overrides = {"oov": oov.value} if oov is not None else {}
     tokenizer = WoBertTokenizer.from_pretrained(model if model is not None else vocab, **overrides)
-    truncation = max_length is not None
+    keep = max(max_length - 2, 0) if max_length is not None else None  # room for the words between [CLS] and [SEP]
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    # each token as text and as a JSON string, once: the lines are then joined, not serialised one by one
+    shown = tokenizer.ids_to_tokens
+    quoted = [json.dumps(token, ensure_ascii=False) for token in shown] if json_output else []
+
     def formatted(line: str) -> str:
         if not line.strip():
             return ""  # a blank line in, a blank line out
-        encoded = tokenizer(line, max_length=max_length, truncation=truncation, return_offsets_mapping=True)
-        tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+        ids, spans, _ = tokenizer.encode_words_flat(line, offsets=json_output, word_ids=False)  # spans: s, e, s, ...
+        if keep is not None:
+            ids, spans = ids[:keep], spans[:2 * keep] if spans is not None else None
+        ids = [cls, *ids, sep]
         if json_output:
-            return json.dumps({"tokens": tokens, "input_ids": encoded["input_ids"],
-                               "offsets": encoded["offset_mapping"]}, ensure_ascii=False)
-        return " ".join(tokens) + "\t" + " ".join(map(str, encoded["input_ids"]))
+            return ('{"tokens": [' + ", ".join(map(quoted.__getitem__, ids)) +
+                    '], "input_ids": [' + ", ".join(map(str, ids)) +
+                    '], "offsets": [[0, 0], ' + "[%d, %d], " * (len(ids) - 2) % tuple(spans) + "[0, 0]]}")
+        return " ".join(map(shown.__getitem__, ids)) + "\t" + " ".join(map(str, ids))
 
+    gc.freeze()  # the vocabulary and jieba's dictionary: long-lived, never cyclic garbage
     with atomic_output(output, force=force) as handle:
         write_blocks(handle, ([formatted(line) for line in lines] for lines in text_blocks(text, encoding, "tokenize")))
 

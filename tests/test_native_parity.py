@@ -299,3 +299,30 @@ def test_best_assignments_twins_agree(problem):
     for total, tokens in compiled:  # and each is a valid assignment of its score
         assert len(set(tokens)) == len(tokens)
         assert total == pytest.approx(sum(scores[g][ids[g].index(t)] for g, t in enumerate(tokens)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries=st.lists(st.tuples(st.text(alphabet="天地人和的了之", min_size=1, max_size=4), st.integers(0, 50),
+                                  st.sampled_from(["", " n", " v x", "\r"])), max_size=25),
+       bad=st.sampled_from([None, "天地", " 3", "人 x"]))
+@example(entries=[("天", 3, ""), ("天", 5, "")], bad=None)  # a repeated word: its last count, both in the total
+def test_dictionary_loading_parity(entries, bad):
+    lines = [f"{word} {count}{tail}" for word, count, tail in entries]
+    where = len(lines) // 2
+    if bad is not None:
+        lines.insert(where, bad)
+    text = "\n".join(lines) + "\n"
+    results = []
+    for module in (kernels, pure):
+        lattice = module.WordLattice()
+        status = lattice.load_dictionary(text)
+        words = sorted({w for w, _, _ in entries})
+        results.append((status, lattice.total if status == 0 else None,
+                        [lattice.get_count(w) for w in words] if status == 0 else None))
+    assert results[0] == results[1]
+    if bad is None:
+        last = {w: c for w, c, _ in entries}
+        assert results[0][0] == 0 and results[0][1] == sum(c for _, c, _ in entries)
+        assert results[0][2] == [float(last[w]) for w in sorted(last)]
+    else:
+        assert results[0][0] == where + 1  # the bad line's number

@@ -73,7 +73,7 @@ def test_ids_equal_the_reference_path_on_tricky_text(tokenizer, vocab_file):
     reference = ReferenceWoBertTokenizer(vocab_file)
     for text in TRICKY:
         assert tokenizer(text)["input_ids"] == reference.encode(text), text
-        assert tokenizer.tokenize(text) == reference.tokenize(text), text
+        assert tokenizer.tokenize(text) == [t if t in reference.vocab else "[UNK]" for t in reference.tokenize(text)], text
 
 
 def test_words_in_vocab_are_single_tokens_and_others_fall_back(tokenizer):
@@ -103,7 +103,9 @@ def test_offsets_map_tokens_back_to_the_input(tokenizer):
         for token, (start, end) in zip(tokens[1:-1], spans[1:-1]):
             assert previous_end <= start < end <= len(text), (text, token, start, end)
             previous_end = end
-            if token != "[UNK]":
+            if token in SPECIALS and token != "[UNK]":  # written in the text: itself
+                assert text[start:end] == token
+            elif token != "[UNK]":
                 assert _plain(text[start:end]) == token.removeprefix("##"), (text, token, text[start:end])
 
 
@@ -464,3 +466,54 @@ def test_identical_ids_to_the_reference_on_every_line_of_the_novels_and_tnews(na
     ours = fast(lines)["input_ids"]
     mismatches = [line for line, ids in zip(lines, ours) if ids != reference.encode(line)]
     assert not mismatches, mismatches[:3]
+
+
+def test_special_tokens_in_the_text_stay_whole_and_map_back(tokenizer):
+    encoded = tokenizer("今天[MASK]很好[SEP]", return_offsets_mapping=True, return_word_ids=True)
+    tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    assert tokens[1:3] == ["今天", "[MASK]"] and tokens.count("[SEP]") == 2
+    assert encoded["offset_mapping"][2] == (2, 8) and encoded["offset_mapping"][-2] == (10, 15)
+    words = encoded["word_ids"]
+    assert words[1] != words[2] != words[3] and words[1:-1] == sorted(words[1:-1])
+    assert tokenizer.tokenize("[mask]") != ["[MASK]"]  # written otherwise, it is text
+
+
+def test_accents_are_stripped_before_jieba_and_private_use_is_unk_as_bert4keras(tokenizer):
+    assert tokenizer.tokenize("café") == ["cafe"]  # jieba would cut 'caf' 'é' before stripping
+    assert tokenizer.tokenize("CAFÉ") == ["cafe"]
+    assert tokenizer("\ue000天")["input_ids"][1:-1] == [tokenizer.unk_token_id, tokenizer.vocab["天"]]
+    encoded = tokenizer("Ｃafé天", return_offsets_mapping=True)
+    assert encoded["offset_mapping"][-2] == (4, 5)  # spans stay in the input's characters
+
+
+@needs_torch
+def test_autotokenizer_loads_a_saved_folder_and_behaves_as_hugging_face(tmp_path, tokenizer):
+    from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
+
+    import zhnlp.wobert.hf  # noqa: F401  (registers WoBertTokenizerFast with AutoTokenizer)
+
+    tokenizer.save_pretrained(tmp_path / "tok")
+    hf = AutoTokenizer.from_pretrained(str(tmp_path / "tok"))
+    assert type(hf).__name__ == "WoBertTokenizerFast"
+    for text in TRICKY + ["今天[MASK]很好", "café", "\ue000天"]:
+        assert hf(text)["input_ids"] == tokenizer(text)["input_ids"], text
+    assert (hf.mask_token, hf.cls_token, hf.pad_token_id) == ("[MASK]", "[CLS]", tokenizer.pad_token_id)
+    assert set(hf.all_special_tokens) >= {"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"}
+    assert hf.get_vocab()["清华大学"] == tokenizer.vocab["清华大学"] and len(hf) == len(tokenizer)
+    batch = hf(["我们去北京清华大学", "你好"], padding=True, return_special_tokens_mask=True, return_length=True)
+    assert batch["length"] == [len(r) for r in batch["input_ids"]]
+    assert batch["special_tokens_mask"][1] == [1, 0, 1] + [1] * (len(batch["input_ids"][1]) - 3)
+    assert batch.word_ids(0)[0] is None and batch.word_ids(0)[1] == 0
+    hf.padding_side, hf.truncation_side = "left", "left"
+    left = hf(["我们去北京清华大学", "你好"], padding=True, truncation=True, max_length=4)
+    assert left["input_ids"][1][0] == hf.pad_token_id and left["attention_mask"][1][0] == 0
+    assert left["input_ids"][0][-1] == hf.sep_token_id and left["input_ids"][0][-2] == tokenizer.vocab["清华大学"]
+    split = hf(["北京", "清华大学"], is_split_into_words=True)
+    assert split["input_ids"] == tokenizer("北京清华大学")["input_ids"] and split.word_ids()[1:3] == [0, 1]
+    features = [hf(t) for t in ("我们去北京", "你好", "今天天气不错")]
+    padded = DataCollatorWithPadding(hf)(features)
+    assert padded["input_ids"].shape[0] == 3 and padded["attention_mask"][1].tolist()[-3:] == [1, 1, 1]
+    masked = DataCollatorForLanguageModeling(hf, mlm_probability=0.5, seed=0)([hf("今天天气不错，我们去北京清华大学玩")] * 4)
+    chosen = masked["labels"] != -100
+    assert bool(chosen.any()) and not bool(chosen[:, 0].any())  # never [CLS]
+    assert hf.decode(hf("我们去北京")["input_ids"], skip_special_tokens=True) == "我们去北京"

@@ -1002,13 +1002,16 @@ cdef class WordLattice:
 
     def set_count(self, str word, double count):
         """Set a word's count (0 removes it); total follows."""
+        self._set_count(word, count)
+
+    cdef int _set_count(self, str word, double count) except -1:
         if not word:
             raise ValueError("empty word")
         if count < 0:
             raise ValueError("negative count")
         cdef size_t node = self._walk(word, count > 0)
         if node == 0:
-            return
+            return 0
         if self.counts[node] > 0:
             self.num_words -= 1
         if count > 0:
@@ -1016,9 +1019,42 @@ cdef class WordLattice:
         self.total += count - self.counts[node]
         self.counts[node] = count
         self.log_counts[node] = log(count) if count > 0 else 0.0
+        return 0
 
     def add_count(self, str word, double amount):
         self.set_count(word, self.get_count(word) + amount)
+
+    def load_dictionary(self, str text):
+        """The words of a jieba dictionary's text, ``word count [tag]`` per line, each set as
+        set_count sets it, with total the sum of every line's count, as jieba's gen_pfdict makes
+        it. Returns 0, or the number of the first line not of that form (nothing is then set)."""
+        cdef Py_ssize_t n = len(text), start = 0, end, space, stop
+        cdef Py_ssize_t line = 0
+        cdef double total = 0.0
+        cdef list entries = []
+        while start < n:
+            end = text.find("\n", start)
+            if end < 0:
+                end = n
+            line += 1
+            if end > start and not (end == start + 1 and text[start] == "\r"):
+                space = text.find(" ", start, end)
+                if space <= start:
+                    return line
+                stop = text.find(" ", space + 1, end)
+                if stop < 0:
+                    stop = end
+                try:
+                    count = int(text[space + 1:stop])
+                except ValueError:
+                    return line
+                entries.append((text[start:space], count))
+                total += count
+            start = end + 1
+        for word, count in entries:
+            self._set_count(word, <double>count)
+        self.total = total
+        return 0
 
     def get_count(self, str word):
         cdef size_t node = self._walk(word, False) if word else 0

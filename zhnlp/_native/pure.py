@@ -359,6 +359,28 @@ class WordLattice:
     def num_words(self):
         return len(self._counts)
 
+    def load_dictionary(self, text: str) -> int:
+        """The words of a jieba dictionary's text, ``word count [tag]`` per line, each set as
+        set_count sets it, with total the sum of every line's count, as jieba's gen_pfdict makes
+        it. Returns 0, or the number of the first line not of that form (nothing is then set)."""
+        entries, total = [], 0.0
+        for number, line in enumerate(text.split("\n"), 1):
+            if line in ("", "\r"):
+                continue
+            word, space, rest = line.partition(" ")
+            if not space or not word:
+                return number
+            try:
+                count = int(rest.split(" ", 1)[0])
+            except ValueError:
+                return number
+            entries.append((word, count))
+            total += count
+        for word, count in entries:
+            self.set_count(word, float(count))
+        self.total = total
+        return 0
+
     def set_count(self, word: str, count: float):
         if not word:
             raise ValueError("empty word")

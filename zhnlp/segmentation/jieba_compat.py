@@ -52,6 +52,12 @@ class JiebaSegmenter:
     @classmethod
     def from_dict_file(cls, path: str | os.PathLike) -> "JiebaSegmenter":
         """A jieba-format dictionary: ``word freq [tag]`` per line."""
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        segmenter = cls(())
+        if segmenter.lattice.load_dictionary(text) == 0:  # the whole file in the kernel, at once
+            return segmenter
+
         def entries():
             with open(path, encoding="utf-8") as f:
                 for number, line in enumerate(f, 1):

@@ -1,33 +1,54 @@
 """WoBERT's word-level tokenizer: jieba words first, BERT's WordPiece for the rest.
 
-Reference behaviour (bert4keras, as WoBERT was trained; 提速不掉点:基于词颗粒度的中文WoBERT,
-kexue.fm/archives/7758): lowercase the text; cut it as ``jieba.cut(text, HMM=False)`` with jieba
-0.42.1's dictionary; a word in the vocabulary is one token; any other word goes through BERT's basic
-tokenizer and WordPiece, so an unknown Chinese word falls back to its characters. This class gives
-the same ids, fast: the cut runs on the compiled unigram DP that ``zhnlp segment`` uses
-(:class:`~zhnlp.segmentation.JiebaSegmenter`), WordPiece runs in HF ``tokenizers``, and each
-distinct word's pieces are computed once and cached.
+The rules, and which reference each follows (``reference.py`` writes them out plainly, and the tests
+check this class against it id for id):
 
-Text that spells a special token (``"[CLS]"``) is plain text here, as in bert4keras.
-Neither torch nor transformers is imported unless tensors are asked for.
+- bert4keras 0.8.8, the tokenizer WoBERT was trained with (提速不掉点:基于词颗粒度的中文WoBERT,
+  kexue.fm/archives/7758): the text is lowercased and its accents stripped (NFD, combining marks
+  dropped: ``Héllo`` -> ``hello``) *before* jieba; it is cut as ``jieba.cut(text, HMM=False)`` with
+  jieba 0.42.1's dictionary; a word in the vocabulary is one token; any other word goes through
+  BERT's basic tokenizer and WordPiece, so an unknown Chinese word falls back to its characters; a
+  private-use (or unassigned) character is kept, as bert4keras keeps it, and so is one [UNK] (the
+  PyTorch port drops it); a word of over 200 characters is one [UNK] (bert4keras' limit; HF's is 100).
+- Hugging Face and the published PyTorch port (JunnYu/WoBERT_pytorch): a special token written in
+  the text (``今天[MASK]很好``) is one token, so that fill-mask works; bert4keras would spell it out.
+
+This class gives those ids fast: the cut runs on the compiled unigram DP that ``zhnlp segment``
+uses (:class:`~zhnlp.segmentation.JiebaSegmenter`), WordPiece runs in HF ``tokenizers``, and each
+distinct word's pieces are computed once and cached. ``hf.WoBertTokenizerFast`` puts it behind
+transformers' tokenizer API. Neither torch nor transformers is imported unless tensors are asked for.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import InputError
 from ..textio import parse_json
-from .vocab import SEGMENTER_WORDS_FILE, is_cjk, read_segmenter_words, read_vocab, write_segmenter_words, write_vocab
+from .vocab import (SEGMENTER_WORDS_FILE, SPECIAL_TOKENS, is_cjk, read_segmenter_words, read_vocab,
+                    write_segmenter_words, write_vocab)
 
 CONFIG_FILE = "tokenizer_config.json"
 VOCAB_FILE = "vocab.txt"
 OOV_MODES = ("chars", "subwords")
 MAX_CACHED_WORDS = 1 << 20  # distinct words whose pieces are kept; the cache is cleared beyond this
 _UNIFIED_HAN = re.compile("[\u4e00-\u9fff]+")
+# characters that lowercasing + NFD + dropping combining marks might change: anything but ASCII, the
+# CJK ideographs (the compatibility ones F900-FAFF do decompose), CJK and general punctuation
+# (less the ideographic tone marks U+302A-302F) and the full-width forms; text without them is
+# checked no further
+_MAYBE_ACCENTED = re.compile("[^\x00-\x7f\u2000-\u206f\u3000-\u3029\u3030-\u303f\u3400-\u4dbf\u4e00-\u9fff"
+                             "\uff00-\uffef]")
+_KEPT_AS_UNK = ("Co", "Cn", "Cs")  # private-use, unassigned: bert4keras keeps them (-> [UNK]), HF drops them
+WORD_MAX_LENGTH = 200  # bert4keras' _word_maxlen: a longer word is one [UNK]
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch) != "Mn")
 
 
 class BatchEncoding(dict):
@@ -89,6 +110,8 @@ class WoBertTokenizer:
         self._wordpiece = _wordpiece_tokenizer(self.vocab, do_lower_case)
         self._pieces: dict[str, tuple[int, ...]] = {}  # word -> (id, start, end, id, start, end, ...)
         self._longest_word = min(16, max((len(t) for t in self.vocab), default=1))
+        specials = [t for t in SPECIAL_TOKENS if t in self.vocab]
+        self._specials = re.compile("|".join(map(re.escape, specials)))
 
     # ------------------------------------------------------------------ the core
     def __len__(self) -> int:
@@ -104,26 +127,59 @@ class WoBertTokenizer:
 
     def encode_words(self, text: str, offsets: bool = True,
                      word_ids: bool = True) -> tuple[list[int], list[tuple[int, int]] | None, list[int] | None]:
+        ids, flat, words = self.encode_words_flat(text, offsets, word_ids)
+        return ids, (list(zip(flat[0::2], flat[1::2])) if offsets else None), words
+
+    def encode_words_flat(self, text: str, offsets: bool = True,
+                          word_ids: bool = True) -> tuple[list[int], list[int] | None, list[int] | None]:
         """Token ids of one text without special tokens; with ``offsets``, each token's character
         span in ``text``; with ``word_ids``, the index of the jieba word each token came from
-        (for whole-word masking). What is not asked for is None."""
+        (for whole-word masking). What is not asked for is None. A special token written in the text
+        is one token (and one word). ``encode_words_flat`` gives the spans flat: [start, end, start, ...]."""
+        if "[" not in text or self._specials.search(text) is None:
+            return self._encode_plain(text, offsets, word_ids)
+        ids: list[int] = []
+        spans: list[int] | None = [] if offsets else None
+        words: list[int] | None = [] if word_ids else None
+        start = next_word = 0
+
+        def add(part_ids, part_spans, part_words, shift):
+            nonlocal next_word
+            ids.extend(part_ids)
+            if offsets:
+                spans.extend(x + shift for x in part_spans)
+            if word_ids:
+                words.extend(w + next_word for w in part_words)
+                next_word = words[-1] + 1 if words else next_word
+
+        for match in self._specials.finditer(text):
+            if match.start() > start:
+                add(*self._encode_plain(text[start:match.start()], offsets, word_ids), start)
+            add([self.vocab[match.group()]], [match.start(), match.end()], [0], 0)
+            start = match.end()
+        if start < len(text):
+            add(*self._encode_plain(text[start:], offsets, word_ids), start)
+        return ids, spans, words
+
+    def _encode_plain(self, text: str, offsets: bool, word_ids: bool):
         char_map = None
         if self.do_lower_case:
             lowered = text.lower()
-            if len(lowered) != len(text):  # e.g. 'İ' lowercases to two characters
-                pieces = [c.lower() for c in text]
+            if len(lowered) != len(text) or _MAYBE_ACCENTED.search(lowered):
+                # per character: 'İ' lowercases to two, 'é' strips to 'e', a lone combining mark to nothing
+                pieces = ([_strip_accents(c.lower()) for c in text] if len(lowered) != len(text)
+                          else [_strip_accents(c) for c in lowered])
                 lowered = "".join(pieces)
-                char_map = [i for i, p in enumerate(pieces) for _ in p] + [len(text)]
+                if len(lowered) != len(text):
+                    char_map = [i for i, p in enumerate(pieces) for _ in p] + [len(text)]
         else:
             lowered = text
         ids, flat_spans, indices, _ = self._segmenter.lattice.encode_jieba(lowered, self._pieces, offsets,
                                                                            word_ids, self._word_pieces)
-        spans = None
-        if offsets:
-            spans = list(zip(flat_spans[0::2], flat_spans[1::2]))
-            if char_map is not None:
-                spans = [(char_map[s], char_map[e - 1] + 1 if e > s else char_map[s]) for s, e in spans]
-        return ids, spans, indices
+        if offsets and char_map is not None:  # back to the input's characters
+            flat_spans = [x for s, e in zip(flat_spans[0::2], flat_spans[1::2])
+                          for x in (char_map[s], char_map[e - 1] + 1 if e > s else char_map[s])]
+        return ids, flat_spans if offsets else None, indices
 
     def _word_pieces(self, word: str) -> tuple[int, ...]:
         """The pieces of a word not seen before, ``(id, start, end, ...)``, now cached."""
@@ -135,6 +191,8 @@ class WoBertTokenizer:
             pieces = (token_id, 0, len(word))
         elif self.oov == "subwords" and len(word) > 1 and all(is_cjk(c) for c in word):
             pieces = self._fewest_words(word)
+        elif len(word) == 1 and unicodedata.category(word) in _KEPT_AS_UNK:
+            pieces = (self.unk_token_id, 0, 1)
         elif _UNIFIED_HAN.fullmatch(word):
             # what BERT's basic tokenizer + WordPiece give, without the call: one token per
             # character, [UNK] when absent (these characters are unchanged by NFD and lowercasing)
@@ -401,7 +459,7 @@ def _wordpiece_tokenizer(vocab: dict[str, int], lowercase: bool):
     """BERT's basic tokenizer and WordPiece, in HF ``tokenizers`` (one word at a time)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-    tokenizer = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+    tokenizer = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]", max_input_chars_per_word=WORD_MAX_LENGTH))
     tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
                                                       strip_accents=None, lowercase=lowercase)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
