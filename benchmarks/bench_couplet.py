@@ -94,7 +94,7 @@ def published_decoder(model, vocab: list[str], uppers: list[str], batch_size: in
 
 
 def speed(model_dir, remembering, lines: int | None) -> list[dict]:
-    from zhnlp.couplet import Couplet, CoupletModel, default_model_dir
+    from zhnlp.couplet import Couplet, CoupletModel
     from zhnlp.couplet.data import read_pairs
 
     bot = Couplet.from_pretrained(model_dir, device="cpu")  # numpy
@@ -111,7 +111,7 @@ def speed(model_dir, remembering, lines: int | None) -> list[dict]:
                       ("zhnlp batch (argmax)", lambda: bot(uppers, constrained=False)),
                       ("zhnlp batch, PyTorch path (constrained)", lambda: on_torch(uppers)),
                       ("zhnlp batch with memory (constrained + memory)", lambda: with_memory(uppers)),
-                      ("published decoder (argmax)", lambda: published_decoder(torch_model, vocab, uppers))):
+                      ("published decoder (argmax)", lambda: published_decoder(torch_model, torch_model.vocab, uppers))):
         seconds, _ = best_time(run, repeats=5)
         rows.append({"side": name, "lines": len(uppers), "seconds": round(seconds, 3),
                      "lines_per_second": round(len(uppers) / seconds)})

@@ -11,6 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from zhnlp.training.config import TrainerConfig  # the options' defaults; imports nothing heavy
+from zhnlp.wobert.config import PretrainConfig
+
 from .common import (DeviceOpt, EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output,
                      handle_errors, text_blocks, write_blocks)
 
@@ -167,15 +170,20 @@ def pretrain_command(
     size: Annotated[Optional[ModelSizeChoice], typer.Option("--config", help="Start from scratch at this size "
                                                             "(needs --vocab).", show_default=False)] = None,
     vocab: Annotated[Optional[Path], typer.Option("--vocab", help="vocab.txt for --config.")] = None,
-    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Optimiser steps in all.")] = 10_000,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sequences per step.")] = 32,
-    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = 5e-4,
-    warmup_steps: Annotated[int, typer.Option("--warmup-steps", min=0)] = 500,
-    seq_len: Annotated[int, typer.Option("--seq-len", min=8, help="Tokens per packed sequence.")] = 128,
-    save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")] = 500,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Optimiser steps in all.")
+                         ] = TrainerConfig.max_steps,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sequences per step.")
+                          ] = PretrainConfig.batch_size,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate.")] = TrainerConfig.lr,
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", min=0)] = TrainerConfig.warmup_steps,
+    seq_len: Annotated[int, typer.Option("--seq-len", min=8, help="Tokens per packed sequence.")
+                       ] = PretrainConfig.seq_len,
+    save_every: Annotated[int, typer.Option("--save-every", min=1, help="Steps between checkpoints.")
+                          ] = TrainerConfig.save_every,
     heldout_every: Annotated[int, typer.Option("--heldout-every", min=0, help="Hold out every N-th line for "
-                                               "evaluation (0: none).")] = 100,
-    eval_lines: Annotated[int, typer.Option("--eval-lines", min=0, help="Held-out lines scored at the end.")] = 2000,
+                                               "evaluation (0: none).")] = PretrainConfig.heldout_every,
+    eval_lines: Annotated[int, typer.Option("--eval-lines", min=0, help="Held-out lines scored at the end.")
+                          ] = PretrainConfig.eval_lines,
     device: DeviceOpt = "auto",
     precision: Annotated[str, typer.Option("--precision", help="auto (bf16/fp16 on CUDA, fp32 on CPU), fp32, "
                                            "bf16, fp16.")] = "auto",
@@ -192,8 +200,7 @@ def pretrain_command(
 
         zhnlp wobert pretrain corpus/ --config small --vocab vocab.txt -o wobert-small --max-steps 20000
     """
-    from zhnlp.training import TrainerConfig
-    from zhnlp.wobert.pretrain import PretrainConfig, pretrain
+    from zhnlp.wobert.pretrain import pretrain
 
     config = PretrainConfig(seq_len=seq_len, batch_size=batch_size, heldout_every=heldout_every,
                             eval_lines=eval_lines if heldout_every else 0, encoding=encoding)
@@ -217,10 +224,13 @@ def pretrain_command(
 def evaluate_command(
     inputs: InputsArg,
     model: Annotated[str, typer.Option("--model", "-m", help="The WoBERT folder to score.")],
-    heldout_every: Annotated[int, typer.Option("--heldout-every", min=1, help="The same value pretrain used.")] = 100,
-    eval_lines: Annotated[int, typer.Option("--eval-lines", min=1, help="Held-out lines to score.")] = 2000,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
-    seq_len: Annotated[int, typer.Option("--seq-len", min=8)] = 128,
+    heldout_every: Annotated[Optional[int], typer.Option("--heldout-every", min=1, help="Default: what pretrain "
+                                                         "used (its training.json in the folder).",
+                                                         show_default=False)] = None,
+    eval_lines: Annotated[Optional[int], typer.Option("--eval-lines", min=1, help="Held-out lines to score (default: "
+                                                      "pretrain's).", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, show_default=False)] = None,
+    seq_len: Annotated[Optional[int], typer.Option("--seq-len", min=8, show_default=False)] = None,
     device: DeviceOpt = "auto",
     encoding: EncodingOpt = "utf-8",
     json_output: JsonOpt = False,
@@ -231,10 +241,14 @@ def evaluate_command(
 
         zhnlp wobert evaluate corpus/ --model wobert-small
     """
-    from zhnlp.wobert.pretrain import PretrainConfig, evaluate_mlm
+    from dataclasses import asdict
 
-    config = PretrainConfig(seq_len=seq_len, batch_size=batch_size, heldout_every=heldout_every,
-                            eval_lines=eval_lines, encoding=encoding)
+    from zhnlp.wobert.pretrain import evaluate_mlm, pretraining_record
+
+    given = {"seq_len": seq_len, "batch_size": batch_size, "heldout_every": heldout_every, "eval_lines": eval_lines}
+    recorded = pretraining_record(model).get("pretrain", {})  # what pretrain used, so that the figure is its own
+    config = PretrainConfig(**{**asdict(PretrainConfig()), **recorded, "encoding": encoding,
+                               **{k: v for k, v in given.items() if v is not None}})
     scores = evaluate_mlm(model, inputs, config, device=device)
     if json_output:
         typer.echo(json.dumps(scores, ensure_ascii=False))

@@ -92,12 +92,11 @@ def test_iterations_give_a_lexicon_of_the_same_words(corpus_file, language):
 
 def test_a_corpus_spilled_to_disk_gives_the_same_lexicon(corpus_file, monkeypatch):
     """Small blocks, most of them spilled to the temporary file and streamed in rounds of one per worker."""
-    from zhnlp import textio
-    from zhnlp.discovery import finder
+    from zhnlp import corpus, textio
 
     in_memory = discover_words(corpus_file, min_count=5, workers=2)
     monkeypatch.setattr(textio, "BLOCK_BYTES", 2048)
-    monkeypatch.setattr(finder, "CORPUS_MEMORY_LIMIT", 4096)
+    monkeypatch.setattr(corpus, "CORPUS_MEMORY_LIMIT", 4096)
     spilled = discover_words(corpus_file, min_count=5, workers=2)
     assert [(e.word, e.count) for e in spilled] == [(e.word, e.count) for e in in_memory]
     assert in_memory.stats["config"]["iterations"] == 2  # the re-segmentation streamed the spilled corpus too

@@ -429,15 +429,22 @@ def test_wobert_cli_build_init_pretrain_evaluate(tmp_path):
     assert result.exit_code == 1 and "--force" in result.stderr
     result = _cli("wobert", "init", "--from", char_dir, "--vocab", tmp_path / "vocab.txt", "-o", tmp_path / "init")
     assert result.exit_code == 0, result.output
-    result = _cli("wobert", "pretrain", corpus, "--model", tmp_path / "init", "-o", tmp_path / "pre", "--max-steps", 3,
+    result = _cli("wobert", "pretrain", corpus, "--model", tmp_path / "init", "-o", tmp_path / "pre", "--max-steps", 8,
                   "--batch-size", 4, "--seq-len", 16, "--heldout-every", 10, "--eval-lines", 20, "--device", "cpu",
-                  "--json", "-q")
+                  "--json", "-q", "--seed", 3, "--lr", 5e-3, "--warmup-steps", 1)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["steps"] == 3 and 0 <= summary["heldout"]["mlm_accuracy"] <= 1
-    result = _cli("wobert", "evaluate", corpus, "--model", tmp_path / "pre", "--heldout-every", 10, "--eval-lines", 20,
-                  "--seq-len", 16, "--batch-size", 4, "--device", "cpu", "--json")
-    assert json.loads(result.stdout)["mlm_accuracy"] == pytest.approx(summary["heldout"]["mlm_accuracy"])
+    assert summary["steps"] == 8 and 0 <= summary["heldout"]["mlm_accuracy"] <= 1
+    # with no options, evaluate scores the lines and masks pretrain scored (its seed and settings are recorded)
+    result = _cli("wobert", "evaluate", corpus, "--model", tmp_path / "pre", "--device", "cpu", "--json")
+    scores = json.loads(result.stdout)
+    assert scores["masked_tokens"] == summary["heldout"]["masked_tokens"]
+    assert scores["mlm_accuracy"] == pytest.approx(summary["heldout"]["mlm_accuracy"], abs=1e-9)
+    assert scores["mlm_loss"] == pytest.approx(summary["heldout"]["mlm_loss"], rel=1e-5)
+    both = _cli("wobert", "pretrain", corpus, "--model", tmp_path / "init", "--config", "tiny", "-o", tmp_path / "x")
+    assert both.exit_code == 1 and "were both given" in both.stderr
+    missing = _cli("wobert", "init", "--from", tmp_path / "nosuch", "--vocab", tmp_path / "vocab.txt", "-o", tmp_path / "y")
+    assert missing.exit_code == 1 and "char-level BERT" in missing.stderr and "wobert_chinese" not in missing.stderr
 
 
 # ------------------------------------------------------------------ the published vocabularies
@@ -490,7 +497,7 @@ def test_accents_are_stripped_before_jieba_and_private_use_is_unk_as_bert4keras(
 def test_autotokenizer_loads_a_saved_folder_and_behaves_as_hugging_face(tmp_path, tokenizer):
     from transformers import AutoTokenizer, DataCollatorForLanguageModeling, DataCollatorWithPadding
 
-    import zhnlp.wobert.hf  # noqa: F401  (registers WoBertTokenizerFast with AutoTokenizer)
+    import zhnlp.wobert.hf  # noqa: F401  registers WoBertTokenizerFast with AutoTokenizer
 
     tokenizer.save_pretrained(tmp_path / "tok")
     hf = AutoTokenizer.from_pretrained(str(tmp_path / "tok"))

@@ -48,8 +48,8 @@ def _missing(folder: Path, required: tuple[str, ...], weights: bool) -> list[str
     return missing
 
 
-def _download_hint(name: str, what: str) -> str:
-    example = name if _HUB_ID.match(name) else "junnyu/wobert_chinese_plus_base"
+def _download_hint(name: str, what: str, example: str | None = None) -> str:
+    example = name if _HUB_ID.match(name) else example or "junnyu/wobert_chinese_plus_base"
     return (f"on a machine with internet run `hf download {example} --local-dir DIR` "
             f"(or `huggingface-cli download`), copy DIR here and pass it as the {what} folder, "
             f"or put it under {model_search_paths()[0]}")
@@ -95,15 +95,15 @@ def check_model_type(folder: Path, name: str, expected: str | tuple[str, ...]) -
 
 def resolve_model(name_or_path: str | os.PathLike, required: tuple[str, ...] = ("config.json",),
                   weights: bool = False, what: str = "model",
-                  expected: str | tuple[str, ...] | None = None) -> Path:
+                  expected: str | tuple[str, ...] | None = None, example: str | None = None) -> Path:
     """The folder holding a model: ``name_or_path`` itself, ``<model path>/<name>``, or the
     snapshot of a hub id in the HF cache (downloaded when online). ``required`` files, and one of
     the weight files when ``weights``, must be there; with ``expected`` (a type or several), the
-    folder's type must be one of them."""
+    folder's type must be one of them. ``example``: the hub id the "not found" hint suggests."""
     name = str(name_or_path)
     accepted = (expected,) if isinstance(expected, str) else expected
     ours = bool(accepted) and accepted[0] in ZHNLP_MODEL_TYPES
-    hint = MAKE[accepted[0]] if ours else _download_hint(name, what)
+    hint = MAKE[accepted[0]] if ours else _download_hint(name, what, example)
     candidates = [Path(name).expanduser()]
     if not os.path.isabs(name):
         candidates += [base / name for base in model_search_paths()]

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
-from .data import CoupletBatches, build_vocab, encode, read_pairs
+from .data import CoupletBatches, build_vocab, read_pairs
 from .defaults import COUPLET_TRAINING, DEFAULT_SHORTLIST_SIZE, MODEL_FLAGS
 from .folder import VOCAB_FILE, CoupletConfig
 from .shortlist import SHORTLIST_FILE, build_shortlist, save_shortlist

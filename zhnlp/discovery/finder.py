@@ -22,17 +22,16 @@ No dictionary is used anywhere: discovery is unsupervised.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from itertools import chain
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from .._native import COMPILED, kernels
 from ..errors import ZhnlpError
 from ..lexicon import Lexicon, WordEntry
+from ..corpus import EncodedCorpus, default_workers, for_each_chunk, merge_counters
 from ..progress import progress_task
 from ..textio import Source, iter_text_blocks, resolve_sources, total_bytes
 
@@ -74,60 +73,7 @@ class DiscoveryConfig:
                 raise ZhnlpError(message, "see zhnlp discover-words --help", exit_code=2)
 
     def resolved_workers(self) -> int:
-        return self.workers or max(1, min(8, os.cpu_count() or 1))
-
-
-# ---------------------------------------------------------------------------------------------
-# encoded corpus, kept for the later passes (in memory, spilled to a temporary file when large)
-# ---------------------------------------------------------------------------------------------
-# 32 MB: the spilled part is read back sequentially, at disk speed (the page cache, usually), while the
-# counter, piece and lattice tables need the memory more; on modern_zh (67 MB encoded) this keeps peak
-# RSS near 565 MB instead of 605 MB at no measurable cost in time
-CORPUS_MEMORY_LIMIT = 32 << 20
-
-
-class EncodedCorpus:
-    """The corpus as arrays of char (or word) ids, kept between passes; beyond ``memory_limit`` bytes the
-    arrays go to a temporary file, so memory stays flat on any corpus size."""
-
-    def __init__(self, memory_limit: int | None = None, typecode: str = "H"):
-        self.memory_limit = CORPUS_MEMORY_LIMIT if memory_limit is None else memory_limit
-        self.typecode = typecode  # "H": char ids; "I": word ids (templates)
-        self._chunks: list[array] = []
-        self._in_memory = 0
-        self._spill = None
-        self._spilled_sizes: list[int] = []
-        self.num_ids = 0
-
-    def append(self, ids: array) -> None:
-        self.num_ids += len(ids)
-        if self._in_memory + ids.itemsize * len(ids) <= self.memory_limit:
-            self._chunks.append(ids)
-            self._in_memory += ids.itemsize * len(ids)
-            return
-        if self._spill is None:
-            self._spill = tempfile.TemporaryFile(prefix="zhnlp-corpus-")
-        ids.tofile(self._spill)
-        self._spilled_sizes.append(len(ids))
-
-    def __iter__(self) -> Iterator[array]:
-        yield from self._chunks
-        if self._spill is not None:
-            self._spill.flush()
-            self._spill.seek(0)
-            for size in self._spilled_sizes:
-                ids = array(self.typecode)
-                ids.fromfile(self._spill, size)
-                yield ids
-
-    def __len__(self) -> int:
-        return len(self._chunks) + len(self._spilled_sizes)
-
-    def close(self) -> None:
-        if self._spill is not None:
-            self._spill.close()
-            self._spill = None
-        self._chunks = []
+        return default_workers(self.workers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,35 +104,12 @@ def _count_ngrams(sources: list[Source], config: DiscoveryConfig, encoding: str,
     return counter, vocab, corpus
 
 
-def for_each_chunk(corpus: EncodedCorpus, workers: int, work, description: str, show_progress: bool) -> None:
-    """work(worker, ids) for every chunk of corpus on ``workers`` threads, in rounds of one chunk per
-    worker, so that each worker may write to state of its own and a spilled corpus streams."""
-    with progress_task(description, total=len(corpus), unit="blocks", enabled=show_progress) as task, \
-            ThreadPoolExecutor(max_workers=workers) as pool:
-        batch: list[array] = []
-        for ids in chain(corpus, [None]):
-            if ids is not None:
-                batch.append(ids)
-            if batch and (len(batch) == workers or ids is None):
-                for future in [pool.submit(work, worker, chunk) for worker, chunk in enumerate(batch)]:
-                    future.result()
-                task.advance(len(batch))
-                batch = []
-
-
 def _count_pieces(corpus: EncodedCorpus, counter, cohesive, config: DiscoveryConfig, show_progress: bool):
     workers = config.resolved_workers()
     piece_counters = [kernels.PieceCounter(config.max_len) for _ in range(workers)]
     for_each_chunk(corpus, workers, lambda worker, ids: piece_counters[worker].cut_and_count(ids, cohesive, counter),
                    "cutting sentences", show_progress)
     return piece_counters
-
-
-def _merge_pieces(piece_counters: list):
-    merged = piece_counters.pop(0)
-    while piece_counters:
-        merged.merge(piece_counters.pop())  # each one is freed as soon as it is merged
-    return merged
 
 
 def _lattice_of(counts: dict[str, float]):
@@ -268,7 +191,7 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
         piece_counters = _count_pieces(corpus, counter, cohesive, config, show_progress)
         distinct_ngrams, prune_floor = len(counter), counter.prune_floor
         del counter  # the n-gram tables are the largest structure: free them before what follows
-        pieces = _merge_pieces(piece_counters)
+        pieces = merge_counters(piece_counters)
         candidates = dict(pieces.items(vocab.chars, config.min_count))
         del pieces
         if config.iterations == 1:

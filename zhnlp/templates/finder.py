@@ -26,15 +26,15 @@ from math import log
 from typing import Iterable
 
 from .._native import COMPILED, kernels
-from ..discovery.finder import DiscoveryConfig, EncodedCorpus, discover_words, for_each_chunk
+from ..chars import SENTENCE as _SENTENCE  # what a sentence is made of
+from ..corpus import EncodedCorpus, default_workers, for_each_chunk, merge_counters
+from ..discovery.finder import DiscoveryConfig, discover_words
 from ..errors import ZhnlpError
 from ..lexicon import Lexicon
 from ..progress import progress_task
 from ..segmentation import Segmenter
 from ..textio import iter_text_blocks, resolve_sources, total_bytes
 from .templateset import Template, TemplateSet
-
-from ..chars import SENTENCE as _SENTENCE  # what a sentence is made of
 
 
 @dataclass
@@ -61,7 +61,7 @@ class TemplateConfig:
                 raise ZhnlpError(message, "see zhnlp templates --help", exit_code=2)
 
     def resolved_workers(self) -> int:
-        return self.workers or max(1, min(8, os.cpu_count() or 1))
+        return default_workers(self.workers)
 
 
 def as_segmenter(lexicon: Lexicon | Segmenter | dict | str | os.PathLike) -> Segmenter:
@@ -151,10 +151,7 @@ def _count_templates(corpus: EncodedCorpus, strong, config: TemplateConfig, show
     for_each_chunk(corpus, workers,
                    lambda worker, ids: counters[worker].add(ids, config.window, strong, config.max_paths),
                    "collecting templates", show_progress)
-    merged = counters.pop(0)
-    while counters:
-        merged.merge(counters.pop())
-    return merged
+    return merge_counters(counters)
 
 
 def find_templates(inputs: str | os.PathLike | Iterable[str | os.PathLike],

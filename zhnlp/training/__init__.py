@@ -1,14 +1,25 @@
 """The training stack every zhnlp model uses: device and precision, seeds, the trainer (resumable
 checkpoints, stages, callbacks, gradient accumulation, EMA, FGM, early stopping), the shared
-length-bucketed batcher and background batch preparation. torch is imported only inside the
-functions, so importing this package is cheap."""
+length-bucketed batcher and background batch preparation. Nothing is imported until a name is
+used, and torch only inside the functions, so importing this package is cheap."""
 from __future__ import annotations
 
-from .batching import BackgroundBatches, LengthBucketedBatches, ResumableBatches
-from .device import DEVICE_CHOICES, DeviceSetup, resolve_device, seed_everything
-from .trainer import (CHECKPOINT_DIR, TRAINING_FILE, Trainer, TrainerCallback, TrainerConfig, TrainResult,
-                      checkpoint_dir, resume_model_config, saved_state)
+_LAZY = {
+    "TrainerConfig": "config",
+    "BackgroundBatches": "batching", "LengthBucketedBatches": "batching", "ResumableBatches": "batching",
+    "DEVICE_CHOICES": "device", "DeviceSetup": "device", "resolve_device": "device", "seed_everything": "device",
+    "CHECKPOINT_DIR": "trainer", "TRAINING_FILE": "trainer", "Trainer": "trainer", "TrainerCallback": "trainer",
+    "TrainResult": "trainer", "checkpoint_dir": "trainer", "resume_model_config": "trainer", "saved_state": "trainer",
+}
 
-__all__ = ["BackgroundBatches", "CHECKPOINT_DIR", "DEVICE_CHOICES", "DeviceSetup", "LengthBucketedBatches",
-           "ResumableBatches", "TRAINING_FILE", "TrainResult", "Trainer", "TrainerCallback", "TrainerConfig",
-           "checkpoint_dir", "resolve_device", "resume_model_config", "saved_state", "seed_everything"]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

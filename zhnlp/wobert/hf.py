@@ -27,7 +27,7 @@ require("transformers", "WoBertTokenizerFast")
 from tokenizers import NormalizedString, PreTokenizedString, Tokenizer, models, pre_tokenizers, processors  # noqa: E402
 from transformers import AutoConfig, AutoTokenizer, BertConfig, PreTrainedTokenizerFast  # noqa: E402
 
-from .tokenizer import _KEPT_AS_UNK, _MAYBE_ACCENTED, WORD_MAX_LENGTH, WoBertTokenizer, _strip_accents  # noqa: E402
+from .tokenizer import _KEPT_AS_UNK, _MAYBE_ACCENTED, WORD_MAX_LENGTH, WoBertTokenizer  # noqa: E402
 from .vocab import SEGMENTER_WORDS_FILE, is_cjk, is_punctuation, read_segmenter_words  # noqa: E402
 
 

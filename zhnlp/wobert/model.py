@@ -53,14 +53,17 @@ def _quiet_transformers() -> None:
     logging.disable_progress_bar()
 
 
-def load_masked_lm(name_or_path: str | os.PathLike):
-    """``BertForMaskedLM`` from a transformers folder or hub id (offline first)."""
+def load_masked_lm(name_or_path: str | os.PathLike, what: str = "WoBERT model",
+                   example: str = "junnyu/wobert_chinese_plus_base"):
+    """``BertForMaskedLM`` from a transformers folder or hub id (offline first); ``what`` and
+    ``example`` name the kind of model in the message when it is not found."""
     from ..hub import resolve_model
     from ..optional import require
 
     require("torch", "loading a BERT/WoBERT model")
     require("transformers", "loading a BERT/WoBERT model")
-    folder = resolve_model(name_or_path, required=("config.json",), weights=True)
+    folder = resolve_model(name_or_path, required=("config.json",), weights=True, what=what,
+                           expected=("bert", "wobert"), example=example)
     _quiet_transformers()
     from transformers import BertForMaskedLM
 
@@ -115,15 +118,14 @@ def init_from_char_bert(char_bert: str | os.PathLike, vocab, output_dir: str | o
     torch = require("torch", "zhnlp wobert init")
     require("transformers", "zhnlp wobert init")
 
-    output_dir = Path(output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()) and not force:
-        from ..errors import OutputError
+    from ..outputs import check_output_folder
 
-        raise OutputError(f"output folder {output_dir} is not empty", "add --force to overwrite it")
+    output_dir = Path(output_dir)
+    check_output_folder(output_dir, force)
     tokenizer = vocab if isinstance(vocab, WoBertTokenizer) else WoBertTokenizer.from_pretrained(vocab)
     from ..hub import resolve_model
 
-    old = load_masked_lm(char_bert)
+    old = load_masked_lm(char_bert, what="char-level BERT", example="google-bert/bert-base-chinese")
     old_list = read_vocab(resolve_model(char_bert, required=("vocab.txt",), what="tokenizer") / "vocab.txt")
     if len(old_list) != old.config.vocab_size:
         raise InputError(f"{char_bert}: vocab.txt has {len(old_list)} tokens but the model has "

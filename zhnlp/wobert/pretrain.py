@@ -12,26 +12,16 @@ model's masked-token accuracy on exactly those lines.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import InputError
+from .config import PretrainConfig
 from .tokenizer import WoBertTokenizer
 
 IGNORE_INDEX = -100  # label of positions the loss skips
-
-
-@dataclass
-class PretrainConfig:
-    seq_len: int = 128  # tokens per packed sequence; 128 WoBERT tokens hold about 170 characters
-    batch_size: int = 32
-    mask_prob: float = 0.15  # share of tokens to predict, as BERT
-    heldout_every: int = 100  # every 100th non-empty line is held out for evaluation (1%)
-    eval_lines: int = 2000  # held-out lines scored at the end of training
-    encoding: str = "utf-8"
 
 
 def is_heldout(line_index: int, every: int) -> bool:
@@ -200,12 +190,16 @@ def pretrain(inputs, output_dir: str | os.PathLike, model: str | os.PathLike | N
     if restart:
         shutil.rmtree(checkpoint, ignore_errors=True)
     resuming = (checkpoint / "state.json").is_file()
-    if not resuming and output_dir.exists() and any(output_dir.iterdir()) and not force:
-        raise OutputError(f"output folder {output_dir} is not empty and holds no checkpoint to resume",
-                          "choose a new -o folder, or add --force to train into it")
-    if (model is None) == (size is None):
-        raise InputError("give either a model to start from or a size to start from scratch",
-                         "add --model DIR, or --config tiny|small|base with --vocab FILE")
+    if not resuming:
+        from ..outputs import check_output_folder
+
+        check_output_folder(output_dir, force, training=True)
+    if model is not None and size is not None:
+        raise InputError(f"--model {model} and --config {size} were both given: start from a model, or from scratch",
+                         "drop --config to continue pre-training the model, or drop --model to start from scratch")
+    if model is None and size is None:
+        raise InputError("nothing to start from: give a model or a size",
+                         "add --model DIR (a WoBERT from zhnlp wobert init), or --config tiny|small|base with --vocab FILE")
     from ..training import seed_everything
 
     seed_everything(trainer_config.seed)  # before the model is made, so its initial weights follow the seed
@@ -233,8 +227,11 @@ def pretrain(inputs, output_dir: str | os.PathLike, model: str | os.PathLike | N
     def evaluate(trained) -> dict:
         return masked_lm_scores(trained, heldout)
 
+    from dataclasses import asdict
+
     trainer = Trainer(network, trainer_config, output_dir, export=lambda m, d: save_wobert(m, tokenizer, d),
-                      show_progress=show_progress)
+                      show_progress=show_progress,
+                      record={"pretrain": asdict(config), "heldout_seed": trainer_config.seed + 1})
     result = trainer.train(batches, evaluate=evaluate if config.eval_lines > 0 else None)
     final = result.evaluations[-1] if result.evaluations else {}
     return {"output": str(output_dir), "steps": result.step, "resumed_from": result.resumed_from,
@@ -266,10 +263,29 @@ def masked_lm_scores(model, batches: "MaskedLmBatches") -> dict:
             "mlm_loss": loss_sum / total if total else float("nan"), "masked_tokens": total}
 
 
+def pretraining_record(model: str | os.PathLike) -> dict:
+    """The training.json ``pretrain`` wrote into a model folder ({} when there is none)."""
+    import json
+
+    from ..training.trainer import TRAINING_FILE
+
+    path = Path(model) / TRAINING_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    known = PretrainConfig.__dataclass_fields__
+    if isinstance(record.get("pretrain"), dict):
+        record["pretrain"] = {k: v for k, v in record["pretrain"].items() if k in known}
+    return record
+
+
 def evaluate_mlm(model: str | os.PathLike, inputs, config: PretrainConfig | None = None, device: str = "auto",
-                 seed: int = 1) -> dict:
+                 seed: int | None = None) -> dict:
     """Masked-token accuracy on the held-out lines of a corpus (the lines ``pretrain`` skipped
-    with the same ``heldout_every``), masked with a fixed seed."""
+    with the same ``heldout_every``), masked with a fixed seed. ``config`` and ``seed`` default to
+    what ``pretrain`` recorded in the folder's training.json (so that the figure is the one it
+    printed), else to PretrainConfig's defaults and seed 1."""
     from ..optional import require
 
     torch = require("torch", "zhnlp wobert evaluate")
@@ -277,7 +293,9 @@ def evaluate_mlm(model: str | os.PathLike, inputs, config: PretrainConfig | None
     from ..training import resolve_device
     from .model import load_wobert
 
-    config = config or PretrainConfig()
+    recorded = pretraining_record(model)
+    config = config or PretrainConfig(**recorded.get("pretrain", {}))
+    seed = seed if seed is not None else int(recorded.get("heldout_seed", 1))
     network, tokenizer = load_wobert(model)
     setup = resolve_device(device)
     network.to(setup.device).eval()
