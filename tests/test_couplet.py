@@ -712,3 +712,21 @@ def test_couplet_memory_cli(tmp_path):
     result = _cli("train", "couplet-memory", "--data", data, "-o", tmp_path / "y")
     assert result.exit_code == 1 and f"{upper_file}, line 1: cannot decode" in result.stderr, result.output
     assert "iconv" in result.stderr and not (tmp_path / "y").exists()
+
+
+@needs_torch
+def test_train_couplet_cli_resumes_with_the_checkpoints_shape_and_is_quiet(tmp_path):
+    data = _write_data(tmp_path / "data", _mapping_pairs(120))
+    args = ["train", "couplet", "--data", data, "-o", tmp_path / "m", "--epochs", 1, "--width", 16,
+            "--dilations", "1,2", "--device", "cpu", "-q"]
+    first = _cli(*args)
+    assert first.exit_code == 0, first.output
+    assert first.stderr == ""  # -q: no device, resuming or evaluation lines
+    config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
+    assert config["model_type"] == "couplet" and config["zhnlp_version"] and config["training"]["lr"] == 2e-3
+    conflict = _cli(*[a if a != 16 else 32 for a in args[:-1]], "--epochs", 2)
+    assert conflict.exit_code == 1 and "--width 32 (the checkpoint has 16)" in conflict.stderr
+    assert "Traceback" not in conflict.output and "RuntimeError" not in conflict.output
+    resumed = _cli("train", "couplet", "--data", data, "-o", tmp_path / "m", "--epochs", 2, "--device", "cpu", "-q")
+    assert resumed.exit_code == 0, resumed.output  # no shape flags: the checkpoint's
+    assert json.loads(resumed.stdout)["epochs"] == 2

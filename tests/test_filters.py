@@ -174,3 +174,61 @@ def test_heavy_jobs_say_once_when_they_run_on_the_pure_python_kernels(files, tmp
     assert result.stderr.count("pure-Python kernels") == 1 and "reinstall" in result.stderr
     again = run("segment", "-", "-l", files / "words.tsv", input="天地\n")
     assert "pure-Python" not in again.stderr  # once per process
+
+
+def test_discover_words_that_finds_nothing_says_which_option_to_change(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("一二三四五六七八九十\n", encoding="utf-8")
+    result = run("discover-words", corpus, "-q")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "warning: no words found in 10 characters" in result.stderr and "--min-count" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("X 的 X\t120\n", "is not a word but a sentence template: this is a templates file"),
+    ("宝玉\tabc\n", "line 1: expected 'word count'"),
+    ("宝玉\t3\n\x00\x01\n", "line 2: binary data"),
+])
+def test_a_bad_lexicon_is_a_clear_error_naming_its_line(tmp_path, content, message):
+    lexicon = tmp_path / "lexicon.tsv"
+    lexicon.write_text(content, encoding="utf-8")
+    result = run("segment", "-", "-l", lexicon, input="宝玉\n")
+    assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.output
+    assert "invalid literal" not in result.stderr
+
+
+def test_random_bytes_are_not_taken_for_gbk(tmp_path):
+    noise = tmp_path / "noise.tsv"
+    noise.write_bytes(bytes(range(0x80, 0x100)) * 4)
+    result = run("segment", "-", "-l", noise, input="宝玉\n")
+    assert result.exit_code == 1 and "not a text file" in result.stderr and "iconv" not in result.stderr
+    gbk = tmp_path / "gbk.tsv"
+    gbk.write_bytes("宝玉\t3\n".encode("gbk"))
+    result = run("segment", "-", "-l", gbk, input="宝玉\n")
+    assert result.exit_code == 1 and "iconv -f gb18030" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("X 的 X\t12\n\t\t\n", "line 2: expected 'template<TAB>count'"),
+    ("X 的 X\tmany\n", "line 1: the count 'many' is not a whole number"),
+    ("X 的 X\t12\n\x00\n", "line 2: binary data"),
+])
+def test_a_bad_templates_file_is_a_clear_error_naming_its_line(tmp_path, content, message):
+    templates = tmp_path / "templates.tsv"
+    templates.write_text(content, encoding="utf-8")
+    result = run("parse", "天地", "-t", templates)
+    assert result.exit_code == 1 and message in result.stderr and "invalid literal" not in result.stderr
+
+
+def test_build_vocab_makes_its_folder_with_a_loadable_tokenizer(tmp_path):
+    from zhnlp.wobert import WoBertTokenizer
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("我们去北京清华大学玩\n我们喜欢北京\n" * 20, encoding="utf-8")
+    (tmp_path / "base.txt").write_text("\n".join(TOKENS) + "\n", encoding="utf-8")
+    result = run("wobert", "build-vocab", corpus, "--base-vocab", tmp_path / "base.txt", "--words", 3,
+                 "-o", tmp_path / "fresh" / "vocab.txt", "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fresh" / "tokenizer_config.json").is_file()
+    loaded = WoBertTokenizer.from_pretrained(tmp_path / "fresh")
+    assert {"我们", "北京"} & set(loaded.vocab) and loaded.tokenize("我们去北京")[0] == "我们"

@@ -87,12 +87,22 @@ def load_wobert(name_or_path: str | os.PathLike):
 
 
 def save_wobert(model, tokenizer: WoBertTokenizer, directory: str | os.PathLike) -> Path:
-    """One folder: config.json, model.safetensors, vocab.txt, tokenizer_config.json."""
+    """One folder: config.json, model.safetensors, vocab.txt, tokenizer_config.json, each file
+    written beside the folder first and renamed into it (a kill never leaves half a file)."""
+    import shutil
+
     _quiet_transformers()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
+    staging = directory / f".save.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        for item in staging.iterdir():
+            os.replace(item, directory / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 
