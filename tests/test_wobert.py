@@ -12,6 +12,7 @@ import unicodedata
 
 import pytest
 
+from zhnlp.errors import InputError
 from zhnlp.wobert import WoBertTokenizer, build_vocab, read_vocab, simplify_base_vocab
 from zhnlp.wobert.reference import ReferenceWoBertTokenizer
 
@@ -513,6 +514,8 @@ def test_autotokenizer_loads_a_saved_folder_and_behaves_as_hugging_face(tmp_path
     assert batch.word_ids(0)[0] is None and batch.word_ids(0)[1] == 0
     hf.padding_side, hf.truncation_side = "left", "left"
     left = hf(["我们去北京清华大学", "你好"], padding=True, truncation=True, max_length=4)
+    core = WoBertTokenizer(tmp_path / "tok" / "vocab.txt", padding_side="left", truncation_side="left")
+    assert left["input_ids"] == core(["我们去北京清华大学", "你好"], padding=True, truncation=True, max_length=4)["input_ids"]
     assert left["input_ids"][1][0] == hf.pad_token_id and left["attention_mask"][1][0] == 0
     assert left["input_ids"][0][-1] == hf.sep_token_id and left["input_ids"][0][-2] == tokenizer.vocab["清华大学"]
     split = hf(["北京", "清华大学"], is_split_into_words=True)
@@ -524,3 +527,14 @@ def test_autotokenizer_loads_a_saved_folder_and_behaves_as_hugging_face(tmp_path
     chosen = masked["labels"] != -100
     assert bool(chosen.any()) and not bool(chosen[:, 0].any())  # never [CLS]
     assert hf.decode(hf("我们去北京")["input_ids"], skip_special_tokens=True) == "我们去北京"
+
+
+def test_padding_and_truncation_sides_as_hugging_face(vocab_file):
+    tok = WoBertTokenizer(vocab_file, padding_side="left", truncation_side="left")
+    batch = tok(["我们去北京清华大学", "你好"], padding=True, truncation=True, max_length=4)
+    assert batch["input_ids"][1][0] == tok.pad_token_id and batch["attention_mask"][1] == [0, 1, 1, 1]
+    assert batch["input_ids"][0][1:-1] == [tok.vocab["北京"], tok.vocab["清华大学"]]  # the start cut off
+    right = WoBertTokenizer(vocab_file)(["我们去北京清华大学", "你好"], padding=True, truncation=True, max_length=4)
+    assert right["input_ids"][0][1:-1] == [tok.vocab["我们"], tok.vocab["去"]] and right["attention_mask"][1][-1] == 0
+    with pytest.raises(InputError, match="padding_side"):
+        WoBertTokenizer(vocab_file, padding_side="middle")

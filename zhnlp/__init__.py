@@ -7,30 +7,23 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from ._lazy import lazy_names  # noqa: E402
+
 _LAZY = {
-    "discover_words": ("zhnlp.discovery", "discover_words"),
-    "DiscoveryConfig": ("zhnlp.discovery", "DiscoveryConfig"),
-    "Lexicon": ("zhnlp.discovery", "Lexicon"),
-    "WordEntry": ("zhnlp.discovery", "WordEntry"),
-    "Segmenter": ("zhnlp.segmentation", "Segmenter"),
-    "find_templates": ("zhnlp.templates", "find_templates"),
-    "TemplateConfig": ("zhnlp.templates", "TemplateConfig"),
-    "TemplateSet": ("zhnlp.templates", "TemplateSet"),
-    "TemplateParser": ("zhnlp.templates", "TemplateParser"),
-    "WoBertTokenizer": ("zhnlp.wobert", "WoBertTokenizer"),
-    "build_vocab": ("zhnlp.wobert", "build_vocab"),
-    "ZhnlpError": ("zhnlp.errors", "ZhnlpError"),
+    "discover_words": "zhnlp.discovery",
+    "DiscoveryConfig": "zhnlp.discovery",
+    "Lexicon": "zhnlp.discovery",
+    "WordEntry": "zhnlp.discovery",
+    "Segmenter": "zhnlp.segmentation",
+    "find_templates": "zhnlp.templates",
+    "TemplateConfig": "zhnlp.templates",
+    "TemplateSet": "zhnlp.templates",
+    "TemplateParser": "zhnlp.templates",
+    "WoBertTokenizer": "zhnlp.wobert",
+    "build_vocab": "zhnlp.wobert",
+    "ZhnlpError": "zhnlp.errors",
 }
 
 __all__ = ["__version__", *_LAZY]
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'zhnlp' has no attribute {name!r}")
+__getattr__ = lazy_names(globals(), _LAZY)

@@ -12,23 +12,18 @@ runs in numpy; the PyTorch model is loaded on first use, for training and for GP
 """
 from __future__ import annotations
 
+from .._lazy import lazy_names
+
 _LAZY = {
-    "Couplet": "couplet", "CoupletAnswer": "couplet",
-    "CoupletConfig": "folder", "default_model_dir": "folder",
-    "CoupletModel": "model",
-    "CoupletMemory": "memory", "build_memory": "memory",
-    "constrained_decode": "decode", "plain_decode": "decode", "rule_violations": "decode",
-    "couplet_trainer_config": "train", "evaluate_couplet": "train", "score_lines": "train", "train_couplet": "train",
+    "Couplet": ".couplet", "CoupletAnswer": ".couplet",
+    "CoupletConfig": ".folder", "default_model_dir": ".folder",
+    "CoupletModel": ".model",
+    "CoupletMemory": ".memory", "build_memory": ".memory",
+    "constrained_decode": ".decode", "plain_decode": ".decode", "rule_violations": ".decode",
+    "couplet_trainer_config": ".train", "evaluate_couplet": ".train", "score_lines": ".train",
+    "train_couplet": ".train",
 }
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(globals(), _LAZY)

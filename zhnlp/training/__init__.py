@@ -4,22 +4,17 @@ length-bucketed batcher and background batch preparation. Nothing is imported un
 used, and torch only inside the functions, so importing this package is cheap."""
 from __future__ import annotations
 
+from .._lazy import lazy_names
+
 _LAZY = {
-    "TrainerConfig": "config",
-    "BackgroundBatches": "batching", "LengthBucketedBatches": "batching", "ResumableBatches": "batching",
-    "DEVICE_CHOICES": "device", "DeviceSetup": "device", "resolve_device": "device", "seed_everything": "device",
-    "CHECKPOINT_DIR": "trainer", "TRAINING_FILE": "trainer", "Trainer": "trainer", "TrainerCallback": "trainer",
-    "TrainResult": "trainer", "checkpoint_dir": "trainer", "resume_model_config": "trainer", "saved_state": "trainer",
+    "TrainerConfig": ".config",
+    "BackgroundBatches": ".batching", "LengthBucketedBatches": ".batching", "ResumableBatches": ".batching",
+    "DEVICE_CHOICES": ".device", "DeviceSetup": ".device", "resolve_device": ".device", "seed_everything": ".device",
+    "CHECKPOINT_DIR": ".trainer", "TRAINING_FILE": ".trainer", "Trainer": ".trainer", "TrainerCallback": ".trainer",
+    "TrainResult": ".trainer", "checkpoint_dir": ".trainer", "resume_model_config": ".trainer",
+    "saved_state": ".trainer",
 }
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(globals(), _LAZY)

@@ -3,14 +3,9 @@
 ``Vectors.from_pretrained`` reads it, ``Vectors.fill`` fills a model's embedding matrix."""
 from __future__ import annotations
 
+from .._lazy import lazy_names
 from .vectors import FillReport, Vectors
 
 __all__ = ["FillReport", "Vectors", "train_vectors"]
 
-
-def __getattr__(name: str):
-    if name == "train_vectors":
-        from .train import train_vectors
-
-        return train_vectors
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(globals(), {"train_vectors": ".train"})  # needs gensim when called

@@ -6,16 +6,11 @@ API and AutoTokenizer.
 """
 from __future__ import annotations
 
+from .._lazy import lazy_names
 from .tokenizer import BatchEncoding, WoBertTokenizer
 from .vocab import BuiltVocab, build_vocab, read_vocab, simplify_base_vocab
 
 __all__ = ["BatchEncoding", "BuiltVocab", "WoBertTokenizer", "WoBertTokenizerFast", "build_vocab", "read_vocab",
            "simplify_base_vocab"]
 
-
-def __getattr__(name: str):
-    if name == "WoBertTokenizerFast":  # transformers' face of the tokenizer (needs transformers)
-        from .hf import WoBertTokenizerFast
-
-        return WoBertTokenizerFast
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(globals(), {"WoBertTokenizerFast": ".hf"})  # transformers' face (needs transformers)

@@ -83,7 +83,7 @@ class WoBertTokenizer:
 
     def __init__(self, vocab: str | os.PathLike | Sequence[str], *, do_lower_case: bool = True,
                  oov: str = "chars", segmenter_words: Iterable[tuple[str, float]] = (),
-                 model_max_length: int = 512):
+                 model_max_length: int = 512, padding_side: str = "right", truncation_side: str = "right"):
         if oov not in OOV_MODES:
             raise InputError(f"unknown oov mode: {oov!r}", f"use one of {', '.join(OOV_MODES)}")
         tokens = read_vocab(vocab) if isinstance(vocab, (str, os.PathLike)) else list(vocab)
@@ -95,6 +95,11 @@ class WoBertTokenizer:
             if special not in self.vocab:
                 raise InputError(f"the vocabulary has no {special} token",
                                  "give a BERT or WoBERT vocab.txt (it has [PAD] [UNK] [CLS] [SEP] [MASK])")
+        for name, side in (("padding_side", padding_side), ("truncation_side", truncation_side)):
+            if side not in ("right", "left"):
+                raise InputError(f"{name} must be 'right' or 'left', not {side!r}", f"pass {name}='left' or 'right'")
+        self.padding_side = padding_side  # where [PAD] goes, as in HF
+        self.truncation_side = truncation_side  # which end truncation cuts, as in HF
         self.do_lower_case = do_lower_case
         self.oov = oov
         self.model_max_length = model_max_length
@@ -285,8 +290,10 @@ class WoBertTokenizer:
                 raise InputError(f"unknown padding: {padding!r}", "use True, 'longest' or 'max_length'")
             fill = {"input_ids": self.pad_token_id, "token_type_ids": 0, "attention_mask": 0,
                     "offset_mapping": (0, 0), "word_ids": None}
+            left = self.padding_side == "left"
             for key in keys:
-                columns[key] = [r + [fill[key]] * (width - len(r)) for r in columns[key]]
+                columns[key] = [[fill[key]] * (width - len(r)) + r if left else r + [fill[key]] * (width - len(r))
+                                for r in columns[key]]
         if return_tensors is not None:
             if not padding and len({len(r) for r in columns["input_ids"]}) > 1:
                 raise InputError("texts of different lengths cannot be stacked into one tensor",
@@ -302,7 +309,7 @@ class WoBertTokenizer:
         second = self.encode_words(pair, offsets, word_ids) if pair is not None else None
         if strategy and max_length is not None:
             room = max_length - ((3 if second is not None else 2) if add_special_tokens else 0)
-            first, second = _truncate(first, second, max(room, 0), strategy)
+            first, second = _truncate(first, second, max(room, 0), strategy, self.truncation_side)
         if second is None and add_special_tokens and not offsets and not word_ids:  # the common case, fast
             ids = [self.cls_token_id, *first[0], self.sep_token_id]
             return {"input_ids": ids, "token_type_ids": [0] * len(ids), "attention_mask": [1] * len(ids)}
@@ -405,9 +412,12 @@ def _truncation_strategy(truncation) -> str | None:
     raise InputError(f"unknown truncation: {truncation!r}", "use True, 'longest_first', 'only_first' or 'only_second'")
 
 
-def _truncate(first, second, room: int, strategy: str):
-    """Cut (ids, offsets, word_ids) triples so that together they hold at most ``room`` tokens."""
+def _truncate(first, second, room: int, strategy: str, side: str = "right"):
+    """Cut (ids, offsets, word_ids) triples so that together they hold at most ``room`` tokens, from
+    the end (``side`` right) or from the start (left), as HF's truncation_side."""
     def cut(part, keep):
+        if side == "left":
+            return tuple(None if column is None else column[len(column) - keep:] for column in part)
         return tuple(None if column is None else column[:keep] for column in part)
 
     len1, len2 = len(first[0]), len(second[0]) if second is not None else 0
