@@ -538,3 +538,32 @@ def test_padding_and_truncation_sides_as_hugging_face(vocab_file):
     assert right["input_ids"][0][1:-1] == [tok.vocab["我们"], tok.vocab["去"]] and right["attention_mask"][1][-1] == 0
     with pytest.raises(InputError, match="padding_side"):
         WoBertTokenizer(vocab_file, padding_side="middle")
+
+
+@needs_torch
+def test_masked_lm_batches_come_from_the_shared_batcher_and_resume_mid_pool(tmp_path):
+    from zhnlp.wobert.pretrain import MaskedLmBatches, PretrainConfig
+
+    corpus = _toy_corpus(tmp_path / "toy.txt", 400)
+    vocab = tmp_path / "vocab.txt"
+    build_vocab([corpus], words=20, base_vocab=None).save(vocab)
+    tok = WoBertTokenizer.from_pretrained(vocab)
+    config = PretrainConfig(seq_len=16, batch_size=4, heldout_every=10)
+    MaskedLmBatches.POOL_BATCHES, pool = 3, MaskedLmBatches.POOL_BATCHES
+    try:
+        batches = MaskedLmBatches([corpus], tok, config, seed=5)
+        epoch = [b["input_ids"].tolist() for b in batches]
+        again = MaskedLmBatches([corpus], tok, config, seed=5)
+        iterator = iter(again)
+        for _ in range(4):  # into the second pool of 3 batches
+            next(iterator)
+        state = again.state_dict()
+        assert state["position"] == 1 and state["next_line"] > 0
+        resumed = MaskedLmBatches([corpus], tok, config, seed=5)
+        resumed.load_state_dict(state)
+        assert [b["input_ids"].tolist() for b in resumed] == epoch[4:]
+        heldout = MaskedLmBatches([corpus], tok, config, seed=1, heldout=True)
+        first, second = ([b["input_ids"].tolist() for b in heldout] for _ in range(2))
+        assert first == second and first  # every evaluation scores the same lines and masks
+    finally:
+        MaskedLmBatches.POOL_BATCHES = pool

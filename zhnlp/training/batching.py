@@ -5,8 +5,8 @@ examples, and a background thread that prepares batches while the model trains o
 (epoch, batches given) and a resumed run sees exactly the batches it would have seen. Examples of
 similar length share a batch (little padding): with ``exact_lengths`` every batch holds one length
 (couplets, whose lines are not padded), otherwise the examples are sorted by length within shuffled
-pools of ``pool_batches`` batches (the usual bucketing of HF's group_by_length). Streamed corpora
-too large to hold (WoBERT pre-training) keep their own packing reader, resumable by line.
+pools of ``pool_batches`` batches (the usual bucketing of HF's group_by_length). A corpus too large
+to hold (WoBERT pre-training) is streamed a pool at a time and each pool planned here.
 """
 from __future__ import annotations
 

@@ -56,7 +56,16 @@ def mask_whole_words(ids: np.ndarray, word_ids: np.ndarray, rng: np.random.Gener
 
 
 class MaskedLmBatches:
-    """Packed, whole-word-masked batches from a corpus stream, resumable by line position."""
+    """Packed, whole-word-masked batches from a corpus stream, resumable by line position.
+
+    The corpus is streamed (it may not fit in memory): lines are packed into sequences of up to
+    ``seq_len`` tokens, read a pool of POOL_BATCHES batches at a time, and the shared batcher
+    (training.batching.LengthBucketedBatches) plans each pool's batches: shuffled within the pool
+    for training, in order for the held-out lines. The state is the epoch, the first line of the
+    current pool and the batches of it already given; the masks are drawn from those, so a resumed
+    run sees exactly the batches it would have seen."""
+
+    POOL_BATCHES = 32  # batches read ahead and shuffled together: neighbouring lines spread over 32 steps
 
     def __init__(self, inputs, tokenizer: WoBertTokenizer, config: PretrainConfig, seed: int = 0,
                  heldout: bool = False, max_lines: int | None = None):
@@ -71,15 +80,17 @@ class MaskedLmBatches:
         self.heldout = heldout  # True: only the held-out lines (evaluation), in one pass
         self.max_lines = max_lines
         self.epoch = 0
-        self.next_line = 0  # first line not yet in a yielded batch
+        self.next_line = 0  # the first line of the current pool
+        self.position = 0  # batches of the current pool already given
         self.first_regular_id = max(tokenizer.all_special_ids) + 1
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "next_line": self.next_line}
+        return {"epoch": self.epoch, "next_line": self.next_line, "position": self.position}
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch = int(state["epoch"])
         self.next_line = int(state["next_line"])
+        self.position = int(state.get("position", 0))
 
     def _lines(self) -> Iterator[tuple[int, str]]:
         """(index among non-empty lines, line) of the lines this source uses, from next_line."""
@@ -122,28 +133,41 @@ class MaskedLmBatches:
     def __iter__(self) -> Iterator[dict]:
         import torch
 
-        pending: list[tuple[list[int], list[int]]] = []
+        from ..training.batching import LengthBucketedBatches
+
+        sequences = self._sequences()  # from next_line, the first line of a pool
+        pool_size = self.config.batch_size * self.POOL_BATCHES
         made_any = False
-        batch_start = self.next_line
-        for next_line, ids, words in self._sequences():
-            pending.append((ids, words))
-            if len(pending) == self.config.batch_size:
-                batch = self._collate(pending, np.random.default_rng([self.seed, self.epoch, batch_start]))
-                self.next_line = batch_start = next_line
-                pending = []
+        while True:
+            pool: list[tuple[list[int], list[int]]] = []
+            pool_end = self.next_line
+            for next_line, ids, words in sequences:
+                pool.append((ids, words))
+                pool_end = next_line
+                if len(pool) == pool_size:
+                    break
+            if not pool:
+                break
+            start = self.next_line
+            planner = LengthBucketedBatches([len(ids) for ids, _ in pool], lambda rows: rows, self.config.batch_size,
+                                            seed=(self.seed << 40) + start, shuffle=not self.heldout,
+                                            pool_batches=self.POOL_BATCHES)
+            plan = planner.plan(self.epoch)
+            while self.position < len(plan):
+                rows = plan[self.position]
+                rng = np.random.default_rng([self.seed, self.epoch, start, self.position])
+                batch = self._collate([pool[i] for i in rows], rng)
+                self.position += 1
                 made_any = True
                 yield {k: torch.from_numpy(v) for k, v in batch.items()}
-        if pending and (self.heldout or not made_any):
-            batch = self._collate(pending, np.random.default_rng([self.seed, self.epoch, batch_start]))
-            made_any = True
-            yield {k: torch.from_numpy(v) for k, v in batch.items()}
+            self.next_line, self.position = pool_end, 0
         if not made_any and self.next_line == 0:
             raise InputError("the corpus has no text to train on" if not self.heldout else
                              "the corpus has no held-out lines",
                              "give a larger corpus" + ("" if not self.heldout else " or a smaller --heldout-every"))
         if not self.heldout:  # the next pass starts a new epoch from the first line
             self.epoch += 1
-            self.next_line = 0
+        self.next_line = self.position = 0
 
     def _collate(self, sequences, rng: np.random.Generator) -> dict[str, np.ndarray]:
         tok = self.tokenizer
