@@ -326,3 +326,21 @@ def test_dictionary_loading_parity(entries, bad):
         assert results[0][2] == [float(last[w]) for w in sorted(last)]
     else:
         assert results[0][0] == where + 1  # the bad line's number
+
+
+@settings(max_examples=100, deadline=None)
+@given(lexicon=st.dictionaries(st.text(alphabet="天地人和的了之不山水", min_size=1, max_size=5), st.integers(1, 60),
+                               max_size=40),
+       text=st.text(alphabet="天地人和的了之不山水。a ", max_size=80))
+def test_a_lattice_saved_as_bytes_cuts_as_the_one_it_was_saved_from(lexicon, text):
+    for module in (kernels, pure):
+        lattice = module.WordLattice()
+        for word, count in lexicon.items():
+            lattice.set_count(word, float(count))
+        again = module.WordLattice.from_bytes(lattice.to_bytes())
+        assert again.cut_jieba(text) == lattice.cut_jieba(text) and again.total == lattice.total
+        assert len(again) == len(lattice) and [again.get_count(w) for w in lexicon] == [float(c) for c in lexicon.values()]
+        again.set_count("天地人", 7.0)  # still a lattice one can add to
+        assert again.get_count("天地人") == 7.0
+        with pytest.raises(ValueError):
+            module.WordLattice.from_bytes(b"not a lattice at all")

@@ -99,3 +99,26 @@ def test_jieba_segmenter_equals_jieba_on_every_line_of_the_novels_and_tnews():
         lines += [json.loads(line)["sentence"] for line in f]
     mismatches = [line for line in lines if seg.cut(line) != jieba.lcut(line, HMM=False)]
     assert not mismatches, mismatches[:3]
+
+
+def test_the_jieba_dictionary_cache_gives_the_same_cut_and_survives_a_broken_file(tmp_path, monkeypatch):
+    from zhnlp.segmentation.jieba_compat import JiebaSegmenter, _cache_file, jieba_dictionary_path
+
+    monkeypatch.setenv("ZHNLP_HOME", str(tmp_path))
+    dictionary = tmp_path / "dict.txt"
+    dictionary.write_text("天地 30\n天地人 5 n\n人和 12\n的 100\n山水 8\n", encoding="utf-8")
+    text = "天地人和的山水天地"
+    built = JiebaSegmenter.from_dict_file(dictionary)
+    cache = _cache_file(dictionary)
+    assert cache.is_file() and cache.parent == tmp_path / "cache" / "lattices"
+    cached = JiebaSegmenter.from_dict_file(dictionary)
+    uncached = JiebaSegmenter.from_dict_file(dictionary, cache=False)
+    assert cached.cut(text) == built.cut(text) == uncached.cut(text) and cached.lattice.total == uncached.lattice.total
+    cache.write_bytes(b"garbage")  # a broken cache is rebuilt, never trusted
+    assert JiebaSegmenter.from_dict_file(dictionary).cut(text) == uncached.cut(text)
+    dictionary.write_text("天地人和 50\n", encoding="utf-8")  # a changed file gets a new cache entry
+    assert JiebaSegmenter.from_dict_file(dictionary).cut("天地人和") == ["天地人和"]
+    monkeypatch.setenv("ZHNLP_NO_CACHE", "1")
+    before = sorted(p.name for p in cache.parent.iterdir())
+    JiebaSegmenter.from_dict_file(jieba_dictionary_path())
+    assert sorted(p.name for p in cache.parent.iterdir()) == before

@@ -22,6 +22,11 @@ def model_search_paths() -> list[Path]:
     return paths
 
 
+def cache_dir() -> Path:
+    """zhnlp's cache folder: $ZHNLP_HOME/cache (default ~/.cache/zhnlp/cache); safe to delete."""
+    return Path(os.environ.get("ZHNLP_HOME", Path.home() / ".cache" / "zhnlp")) / "cache"
+
+
 def shipped_model_dir(name: str) -> Path:
     """The folder of a default model shipped with the package (data/models/NAME, installed as
     zhnlp/data/models/NAME; in a source checkout, the repository's data/models/NAME)."""

@@ -48,6 +48,27 @@ class WordLattice:
         self.total = total
         return 0
 
+    def to_bytes(self) -> bytes:
+        """The whole lattice as bytes, for ``from_bytes``: a cache of a large dictionary."""
+        import pickle
+
+        return pickle.dumps((b"ZHNLPWL1-pure", self._counts, self._index, self._prefixes, self.total))
+
+    @staticmethod
+    def from_bytes(data: bytes) -> "WordLattice":
+        """The lattice ``to_bytes`` wrote; ValueError for bytes of anything else."""
+        import pickle
+
+        try:
+            magic, counts, index, prefixes, total = pickle.loads(data)
+        except Exception:
+            raise ValueError("not a word lattice") from None
+        if magic != b"ZHNLPWL1-pure":
+            raise ValueError("not a word lattice of this version")
+        lattice = WordLattice()
+        lattice._counts, lattice._index, lattice._prefixes, lattice.total = counts, index, prefixes, total
+        return lattice
+
     def set_count(self, word: str, count: float):
         if not word:
             raise ValueError("empty word")
