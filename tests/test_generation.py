@@ -139,3 +139,32 @@ def test_no_repeat_ngrams_and_bad_settings():
 
     with pytest.raises(InputError):
         generate(step, torch.tensor([[2]]), EOS, GenerationConfig(num_beams=2, num_return=3))
+
+
+def test_the_self_terminating_layer_bounds_the_end_probability_and_steps_like_a_whole_pass():
+    from zhnlp.nn import SelfTerminatingOutput
+
+    torch.manual_seed(0)
+    layer = SelfTerminatingOutput(hidden_size=5, vocab_size=7, eos_id=EOS, epsilon=0.05)
+    with torch.no_grad():
+        layer.keep.bias.fill_(20.0)  # a model that never wants to stop
+    hidden = torch.randn(3, 30, 5)
+    log_probs, _ = layer(hidden)  # (3, 30, 7)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(3, 30), atol=1e-5)
+    bound = 1 - (1 - 0.05) ** torch.arange(1, 31, dtype=torch.float32)  # at least this at step t
+    assert (log_probs[..., EOS].exp() >= bound - 1e-5).all()
+    pieces, carried = [], None  # one position at a time, the running sum carried: the same
+    for t in range(30):
+        step, carried = layer(hidden[:, t:t + 1], carried)
+        pieces.append(step)
+    assert torch.allclose(torch.cat(pieces, dim=1), log_probs, atol=1e-5)
+    # decoding with it ends: greedy on the layer's probabilities stops long before 200 tokens
+    embedding = torch.nn.Embedding(7, 5)
+
+    def step_fn(tokens, state):
+        out, keep = layer(embedding(tokens[:, -1:]), state)
+        return out[:, -1], keep
+
+    hypotheses = generate(step_fn, torch.tensor([[3]] * 4), EOS, GenerationConfig(max_length=200, do_sample=True,
+                                                                                 seed=0))
+    assert all(not h[0].truncated and len(h[0].tokens) < 200 for h in hypotheses)

@@ -14,7 +14,8 @@ state is indexed along its first dimension). On it:
 - sampling (temperature, top-k, top-p) is *consistent* by default: the end token always stays among
   the candidates, so a model whose end probability is bounded below terminates with probability 1,
   where the usual filters (HF's, bert4keras') can drop it and run to the limit;
-- ``min_length``, ``no_repeat_ngram_size`` and a ``repetition_penalty`` (CTRL's) shape the logits.
+- ``min_length``, ``no_repeat_ngram_size`` and a ``repetition_penalty`` (CTRL's) shape the logits;
+- a model can make ending certain by construction with ``zhnlp.nn.SelfTerminatingOutput``.
 torch is imported only when a decode runs.
 """
 from __future__ import annotations
@@ -120,11 +121,14 @@ def generate(step: Callable, prefix, eos_id: int, config: GenerationConfig | Non
     """Decode every row of ``prefix`` (B, t0): the tokens the model starts from (a start token, or
     for UniLM the source and [SEP]), with ``state`` from the model's encoder (or None). Returns, per
     row, ``config.num_return`` hypotheses, best first."""
+    import torch
+
     config = config or GenerationConfig()
     config.check()
-    if config.num_beams > 1 and not config.do_sample:
-        return _beam_search(step, prefix, eos_id, config, state, reorder)
-    return _one_path(step, prefix, eos_id, config, state, reorder)
+    with torch.no_grad():  # decoding never needs gradients
+        if config.num_beams > 1 and not config.do_sample:
+            return _beam_search(step, prefix, eos_id, config, state, reorder)
+        return _one_path(step, prefix, eos_id, config, state, reorder)
 
 
 def _one_path(step, prefix, eos_id, config, state, reorder) -> list[list[Hypothesis]]:

@@ -2,5 +2,6 @@
 from __future__ import annotations
 
 from .gated_cnn import GatedResidualConv, GatedResidualStack
+from .self_terminating import SelfTerminatingOutput
 
-__all__ = ["GatedResidualConv", "GatedResidualStack"]
+__all__ = ["GatedResidualConv", "GatedResidualStack", "SelfTerminatingOutput"]
