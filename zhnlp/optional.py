@@ -18,6 +18,8 @@ EXTRAS = {
     "transformers": ("transformers", "torch"),
     "gensim": ("gensim", "vectors"),
     "dask": ("Dask", "dask"),
+    "rouge": ("the rouge package", "title"),
+    "nltk": ("nltk", "title"),
 }
 
 
