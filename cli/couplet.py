@@ -57,7 +57,8 @@ def couplet(
     """
     from zhnlp.couplet import Couplet
     from zhnlp.progress import progress_task
-    from zhnlp.textio import atomic_output, resolve_sources, total_bytes
+    from zhnlp.outputs import atomic_output
+    from zhnlp.textio import resolve_sources, total_bytes
 
     check_output(output, force)
     bot = Couplet.from_pretrained(model, device=device, shortlist=shortlist, memory=memory)

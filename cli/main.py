@@ -115,7 +115,7 @@ def discover_words_command(
     import time
 
     from zhnlp.discovery import discover_words
-    from zhnlp.textio import atomic_output
+    from zhnlp.outputs import atomic_output
 
     config = DiscoveryConfig(min_count=min_count, min_pmi=min_pmi, max_len=max_len, redundancy=redundancy,
                              iterations=iterations, workers=workers, max_ngrams=max_ngrams)
@@ -157,7 +157,8 @@ def segment(
     """
     from zhnlp.progress import progress_task
     from zhnlp.segmentation import Segmenter
-    from zhnlp.textio import atomic_output, iter_line_blocks, resolve_sources, total_bytes
+    from zhnlp.outputs import atomic_output
+    from zhnlp.textio import iter_line_blocks, resolve_sources, total_bytes
 
     segmenter = Segmenter.from_file(lexicon)
     sources = resolve_sources(inputs)
@@ -216,7 +217,7 @@ def templates(
 
     from zhnlp.errors import InputError
     from zhnlp.templates import TemplateConfig, find_templates
-    from zhnlp.textio import atomic_output
+    from zhnlp.outputs import atomic_output
 
     config = TemplateConfig(window=window, min_prob=min_prob, min_pmi=min_pmi, workers=workers)
     check_output(output, force)
@@ -272,7 +273,7 @@ def parse(
     """
     from zhnlp.errors import InputError
     from zhnlp.templates import TemplateParser, TemplateSet
-    from zhnlp.textio import atomic_output
+    from zhnlp.outputs import atomic_output
 
     check_output(output, force)
     if lexicon is not None and not lexicon.is_file():

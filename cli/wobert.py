@@ -61,7 +61,7 @@ def tokenize(
         zhnlp tokenize "今天天气不错" --vocab ../shared/data/wobert/wobert_chinese_base/vocab.txt
     """
     from zhnlp.errors import InputError
-    from zhnlp.textio import atomic_output
+    from zhnlp.outputs import atomic_output
     from zhnlp.wobert import WoBertTokenizer
 
     check_output(output, force)

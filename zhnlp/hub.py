@@ -109,13 +109,12 @@ def resolve_model(name_or_path: str | os.PathLike, required: tuple[str, ...] = (
         candidates += [base / name for base in model_search_paths()]
     for folder in candidates:
         if folder.is_dir():
-            if accepted and (folder / "config.json").is_file():  # the type first: another kind lacks other files
+            # the type first (another kind of folder lacks other files), unless a required config.json is missing
+            if accepted and ((folder / "config.json").is_file() or "config.json" not in required):
                 check_model_type(folder, name, accepted)
             missing = _missing(folder, required, weights)
             if missing:
                 raise ModelNotFoundError(f"{what} folder {folder} lacks {', '.join(missing)}", hint)
-            if accepted:
-                check_model_type(folder, name, accepted)
             return folder
     if Path(name).exists():
         raise ModelNotFoundError(f"{what} {name} is a file, not a folder", f"pass the folder that holds {required[0]}")

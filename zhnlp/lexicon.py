@@ -87,7 +87,7 @@ class Lexicon:
             raise ZhnlpError(f"unknown format: {fmt}", f"use one of {', '.join(FORMATS)}", exit_code=2)
 
     def save(self, path: str | os.PathLike, fmt: str | None = None, force: bool = True) -> None:
-        from .textio import atomic_output
+        from .outputs import atomic_output
 
         fmt = fmt or _format_from_suffix(Path(path))
         with atomic_output(path, force=force) as handle:

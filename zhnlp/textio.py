@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .errors import InputError
-from .outputs import atomic_output  # noqa: F401  (re-exported: the writers live in outputs.py)
 
 BLOCK_BYTES = 4 << 20  # a read block: large enough to amortise Python overhead, small in memory
 STDIN = "-"

@@ -64,14 +64,12 @@ def resolve_folder(name_or_path: str | os.PathLike | None) -> Path:
 
 
 def read_folder(directory: str | os.PathLike) -> tuple[CoupletConfig, list[str]]:
-    """The config and vocabulary of a model folder, or an InputError saying what is wrong."""
-    from ..hub import check_model_type
-
+    """The config and vocabulary of a model folder (one ``resolve_folder`` found, of the right type),
+    or an InputError saying what is wrong."""
     directory = Path(directory)
     missing = [n for n in (CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE) if not (directory / n).is_file()]
     if missing:
         raise InputError(f"couplet model folder {directory} lacks {', '.join(missing)}", TRAIN_HINT)
-    check_model_type(directory, str(directory), MODEL_TYPE)
     try:
         config = CoupletConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
     except (json.JSONDecodeError, TypeError, AttributeError) as exc:

@@ -45,15 +45,14 @@ def _cache_file(path: str | os.PathLike):
 
 def _write_cache(target, data: bytes) -> None:
     """Write a cache file atomically; a cache folder that cannot be written is no error."""
-    import tempfile
+    from ..errors import OutputError
+    from ..outputs import atomic_path
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".lattice.", dir=target.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except OSError:
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(data)
+    except (OSError, OutputError):
         pass
 
 

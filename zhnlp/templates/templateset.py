@@ -122,7 +122,7 @@ class TemplateSet:
     def save(self, path: str | os.PathLike, fmt: str | None = None, force: bool = True,
              include_trivial: bool = True) -> None:
         """Write every template (trivial ones included by default: parsing needs them)."""
-        from ..textio import atomic_output
+        from ..outputs import atomic_output
 
         fmt = fmt or _format_from_suffix(Path(path))
         with atomic_output(path, force=force) as handle:

@@ -365,7 +365,7 @@ class WoBertTokenizer:
             write_segmenter_words(self.segmenter_words, directory / SEGMENTER_WORDS_FILE, force=True)
             config["segmenter_words"] = SEGMENTER_WORDS_FILE
             written.append(directory / SEGMENTER_WORDS_FILE)
-        from ..textio import atomic_output
+        from ..outputs import atomic_output
 
         with atomic_output(directory / CONFIG_FILE, force=True) as handle:
             json.dump(config, handle, ensure_ascii=False, indent=2)

@@ -66,7 +66,7 @@ def read_vocab(path: str | os.PathLike) -> list[str]:
 
 
 def write_vocab(tokens: Iterable[str], path: str | os.PathLike, force: bool = False) -> None:
-    from ..textio import atomic_output
+    from ..outputs import atomic_output
 
     with atomic_output(path, force=force) as handle:
         for token in tokens:
@@ -135,7 +135,7 @@ class BuiltVocab:
 
 def write_segmenter_words(words: Iterable[tuple[str, float]], path: str | os.PathLike, force: bool = False) -> None:
     """jieba's user-dictionary format, ``word count`` per line (``jieba.load_userdict`` reads it)."""
-    from ..textio import atomic_output
+    from ..outputs import atomic_output
 
     with atomic_output(path, force=force) as handle:
         for word, count in words:
