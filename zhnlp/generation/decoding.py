@@ -16,13 +16,19 @@ state is indexed along its first dimension). On it:
   where the usual filters (HF's, bert4keras') can drop it and run to the limit;
 - ``min_length``, ``no_repeat_ngram_size`` and a ``repetition_penalty`` (CTRL's) shape the logits;
 - a model can make ending certain by construction with ``zhnlp.nn.SelfTerminatingOutput``.
-torch is imported only when a decode runs.
+
+The choosing is done in numpy, so that a model that runs in numpy (the light title model's CPU path,
+which answers before torch could be imported) decodes with no torch at all. A torch model's step gets
+torch tensors on its device and returns torch logits; one (N, V) copy to the host per step is all the
+framework costs.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Callable
+
+import numpy as np
 
 from ..errors import InputError
 
@@ -62,11 +68,14 @@ class Hypothesis:
 
 
 def reorder_state(state, rows):
-    """Every tensor of ``state`` (nested in tuples, lists and dicts) indexed by ``rows`` on dim 0."""
+    """Every array of ``state`` (torch tensors or numpy arrays, nested in tuples, lists and dicts)
+    indexed by ``rows`` on dim 0."""
     if state is None:
         return None
     if hasattr(state, "index_select"):
         return state.index_select(0, rows)
+    if isinstance(state, np.ndarray):
+        return state[rows]
     if isinstance(state, (tuple, list)):
         return type(state)(reorder_state(s, rows) for s in state)
     if isinstance(state, dict):
@@ -74,102 +83,139 @@ def reorder_state(state, rows):
     return state
 
 
-def process_logits(logits, generated, config: GenerationConfig, eos_id: int, new_tokens: int):
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """(N, V) -> log-probabilities, -inf entries kept."""
+    top = logits.max(axis=-1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    shifted = logits - top
+    with np.errstate(divide="ignore"):
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def process_logits(logits: np.ndarray, generated: np.ndarray, config: GenerationConfig, eos_id: int,
+                   new_tokens: int) -> np.ndarray:
     """The penalties and bans on (N, V) logits, given the new tokens so far (N, t): repetition
     penalty, no-repeat n-grams, no end token before min_length. Returns log-probabilities."""
-    import torch
-
-    logits = logits.float()
+    logits = np.array(logits, dtype=np.float32)  # a copy: the bans below write into it
     if config.repetition_penalty != 1.0 and generated.shape[1]:
-        seen = torch.gather(logits, 1, generated)
-        seen = torch.where(seen > 0, seen / config.repetition_penalty, seen * config.repetition_penalty)
-        logits = logits.scatter(1, generated, seen)
+        seen = np.take_along_axis(logits, generated, axis=1)
+        seen = np.where(seen > 0, seen / config.repetition_penalty, seen * config.repetition_penalty)
+        np.put_along_axis(logits, generated, seen, axis=1)
     n = config.no_repeat_ngram_size
     if n and generated.shape[1] >= n:
-        rows = generated.tolist()
-        for row, tokens in enumerate(rows):
+        for row, tokens in enumerate(generated.tolist()):
             prefix = tuple(tokens[len(tokens) - n + 1:]) if n > 1 else ()
             banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == prefix}
             if banned:
-                logits[row, list(banned)] = -math.inf
+                logits[row, list(banned)] = -np.inf
     if new_tokens < config.min_length:
-        logits[:, eos_id] = -math.inf
-    return torch.log_softmax(logits, dim=-1)
+        logits[:, eos_id] = -np.inf
+    return log_softmax(logits)
 
 
-def filter_candidates(log_probs, config: GenerationConfig, eos_id: int):
+def filter_candidates(log_probs: np.ndarray, config: GenerationConfig, eos_id: int) -> np.ndarray:
     """Top-k and top-p on (N, V) log-probabilities: the rest set to -inf. ``consistent``: the end
     token is kept whatever its rank (Welleck et al.'s consistent top-k and nucleus sampling)."""
-    import torch
-
-    keep = torch.ones_like(log_probs, dtype=torch.bool)
-    if config.top_k and config.top_k < log_probs.shape[1]:
-        kth = torch.topk(log_probs, config.top_k, dim=-1).values[:, -1:]  # (N, 1)
+    vocab = log_probs.shape[1]
+    keep = np.ones(log_probs.shape, dtype=bool)
+    if config.top_k and config.top_k < vocab:
+        kth = np.partition(log_probs, vocab - config.top_k, axis=1)[:, vocab - config.top_k][:, None]  # (N, 1)
         keep &= log_probs >= kth
     if config.top_p < 1.0:
-        ordered, order = torch.sort(log_probs, dim=-1, descending=True)
-        before = torch.cumsum(ordered.exp(), dim=-1) - ordered.exp()  # mass of the better tokens
-        inside = torch.zeros_like(keep).scatter(1, order, before < config.top_p)
+        order = np.argsort(-log_probs, axis=1, kind="stable")
+        probs = np.exp(np.take_along_axis(log_probs, order, axis=1))
+        before = np.cumsum(probs, axis=1) - probs  # mass of the better tokens
+        inside = np.zeros_like(keep)
+        np.put_along_axis(inside, order, before < config.top_p, axis=1)
         keep &= inside
     if config.consistent:
         keep[:, eos_id] = True
-    return log_probs.masked_fill(~keep, -math.inf)
+    return np.where(keep, log_probs, -np.inf)
+
+
+class _Framework:
+    """What the step function speaks: numpy, or torch on the prefix's device."""
+
+    def __init__(self, prefix):
+        self.torch = not isinstance(prefix, np.ndarray)
+        if self.torch:
+            import torch
+
+            self.module, self.device = torch, prefix.device
+
+    def prefix(self, prefix) -> np.ndarray:
+        return prefix.detach().cpu().numpy().astype(np.int64) if self.torch else np.asarray(prefix, dtype=np.int64)
+
+    def tokens(self, tokens: np.ndarray):
+        return self.module.from_numpy(tokens).to(self.device) if self.torch else tokens
+
+    def rows(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        return self.module.from_numpy(rows).to(self.device) if self.torch else rows
+
+    def logits(self, logits) -> np.ndarray:
+        return logits.detach().float().cpu().numpy() if self.torch else np.asarray(logits, dtype=np.float32)
+
+    def no_grad(self):
+        import contextlib
+
+        return self.module.no_grad() if self.torch else contextlib.nullcontext()
 
 
 def generate(step: Callable, prefix, eos_id: int, config: GenerationConfig | None = None, state=None,
              reorder: Callable = reorder_state) -> list[list[Hypothesis]]:
-    """Decode every row of ``prefix`` (B, t0): the tokens the model starts from (a start token, or
-    for UniLM the source and [SEP]), with ``state`` from the model's encoder (or None). Returns, per
-    row, ``config.num_return`` hypotheses, best first."""
-    import torch
-
+    """Decode every row of ``prefix`` (B, t0), a numpy array or a torch tensor: the tokens the model
+    starts from (a start token, or for UniLM the source and [SEP]), with ``state`` from the model's
+    encoder (or None). ``step`` and ``reorder`` get tokens and rows in the prefix's framework (and
+    device). Returns, per row, ``config.num_return`` hypotheses, best first."""
     config = config or GenerationConfig()
     config.check()
-    with torch.no_grad():  # decoding never needs gradients
+    framework = _Framework(prefix)
+    with framework.no_grad():  # decoding never needs gradients
         if config.num_beams > 1 and not config.do_sample:
-            return _beam_search(step, prefix, eos_id, config, state, reorder)
-        return _one_path(step, prefix, eos_id, config, state, reorder)
+            return _beam_search(step, prefix, eos_id, config, state, reorder, framework)
+        return _one_path(step, prefix, eos_id, config, state, reorder, framework)
 
 
-def _one_path(step, prefix, eos_id, config, state, reorder) -> list[list[Hypothesis]]:
+def _one_path(step, prefix, eos_id, config, state, reorder, framework) -> list[list[Hypothesis]]:
     """Greedy or sampled decoding; ``num_return`` > 1 samples that many per input."""
-    import torch
-
+    prefix = framework.prefix(prefix)
     copies = config.num_return if config.do_sample else 1
-    rows_of = torch.arange(prefix.shape[0], device=prefix.device).repeat_interleave(copies)  # (N,)
-    tokens = prefix.index_select(0, rows_of)  # (N, t0)
-    state = reorder(state, rows_of) if copies > 1 else state
-    generator = None
-    if config.do_sample:
-        generator = torch.Generator(device=prefix.device)
-        generator.manual_seed(config.seed if config.seed is not None else torch.seed() % (1 << 63))
+    rows_of = np.repeat(np.arange(prefix.shape[0]), copies)  # (N,)
+    tokens = prefix[rows_of]  # (N, t0)
+    state = reorder(state, framework.rows(rows_of)) if copies > 1 else state
+    generator = np.random.default_rng(config.seed) if config.do_sample else None
     start = prefix.shape[1]
-    scores = torch.zeros(len(rows_of), device=prefix.device)  # (N,)
-    open_rows = torch.arange(len(rows_of), device=prefix.device)  # rows still decoding
+    scores = np.zeros(len(rows_of))  # (N,)
+    open_rows = np.arange(len(rows_of))  # rows still decoding
     results: dict[int, Hypothesis] = {}
     for t in range(config.max_length):
-        logits, state = step(tokens, state)  # (n, V)
-        log_probs = process_logits(logits, tokens[:, start:], config, eos_id, t)  # (n, V)
+        logits, state = step(framework.tokens(tokens), state)  # (n, V)
+        log_probs = process_logits(framework.logits(logits), tokens[:, start:], config, eos_id, t)  # (n, V)
         if config.do_sample:
             filtered = filter_candidates(log_probs / config.temperature, config, eos_id)
-            chosen = torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=generator)[:, 0]  # (n,)
+            probs = np.exp(log_softmax(filtered)).astype(np.float64)
+            cumulative = np.cumsum(probs, axis=1)
+            draws = generator.random(len(probs))[:, None] * cumulative[:, -1:]
+            chosen = np.minimum((cumulative <= draws).sum(axis=1), probs.shape[1] - 1)  # (n,)
+            chosen = np.where(probs[np.arange(len(chosen)), chosen] > 0, chosen, probs.argmax(1))
         else:
             chosen = log_probs.argmax(-1)  # (n,)
-        scores[open_rows] += log_probs.gather(1, chosen[:, None])[:, 0]
+        scores[open_rows] += log_probs[np.arange(len(chosen)), chosen]
         finished = chosen == eos_id
         last = t == config.max_length - 1
-        for i in torch.nonzero(finished | last).flatten().tolist():
+        for i in np.flatnonzero(finished | last).tolist():
             row = int(open_rows[i])
             new = tokens[i, start:].tolist() + ([] if finished[i] else [int(chosen[i])])
             results[row] = Hypothesis(new, float(scores[row]), truncated=not bool(finished[i]))
         if last:
             break
-        going = torch.nonzero(~finished).flatten()
+        going = np.flatnonzero(~finished)
         if len(going) == 0:
             break
-        tokens = torch.cat([tokens, chosen[:, None]], dim=1).index_select(0, going)
-        state = reorder(state, going) if len(going) < len(finished) else state
-        open_rows = open_rows.index_select(0, going)
+        tokens = np.concatenate([tokens, chosen[:, None]], axis=1)[going]
+        state = reorder(state, framework.rows(going)) if len(going) < len(finished) else state
+        open_rows = open_rows[going]
     out: list[list[Hypothesis]] = [[] for _ in range(prefix.shape[0])]
     for row in range(len(rows_of)):
         out[int(rows_of[row])].append(results[row])
@@ -178,20 +224,18 @@ def _one_path(step, prefix, eos_id, config, state, reorder) -> list[list[Hypothe
     return out
 
 
-def _beam_search(step, prefix, eos_id, config, state, reorder) -> list[list[Hypothesis]]:
+def _beam_search(step, prefix, eos_id, config, state, reorder, framework) -> list[list[Hypothesis]]:
     """Beams of all inputs in one batch (B*K rows); finished hypotheses kept until no open beam can
     beat the worst of the n best (its best possible normalised score counts the longest length left
     when length_penalty > 0, since a longer hypothesis then divides by more)."""
-    import torch
-
+    prefix = framework.prefix(prefix)
     batch, width, start = prefix.shape[0], config.num_beams, prefix.shape[1]
-    device = prefix.device
-    rows = torch.arange(batch, device=device).repeat_interleave(width)  # (B K,)
-    tokens = prefix.index_select(0, rows)  # (B K, t0)
-    state = reorder(state, rows)
-    scores = torch.full((batch, width), -math.inf, device=device)
+    rows = np.repeat(np.arange(batch), width)  # (B K,)
+    tokens = prefix[rows]  # (B K, t0)
+    state = reorder(state, framework.rows(rows))
+    scores = np.full((batch, width), -np.inf)
     scores[:, 0] = 0.0  # the beams start as copies: only the first counts at the first step
-    scores = scores.flatten()  # (B K,)
+    scores = scores.reshape(-1)  # (B K,)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     done = [False] * batch
     alpha = config.length_penalty
@@ -200,11 +244,16 @@ def _beam_search(step, prefix, eos_id, config, state, reorder) -> list[list[Hypo
         return raw / (max(length, 1) ** alpha) if alpha else raw
 
     for t in range(config.max_length):
-        logits, state = step(tokens, state)  # (B K, V)
-        log_probs = process_logits(logits, tokens[:, start:], config, eos_id, t)  # (B K, V)
+        logits, state = step(framework.tokens(tokens), state)  # (B K, V)
+        log_probs = process_logits(framework.logits(logits), tokens[:, start:], config, eos_id, t)  # (B K, V)
         vocab = log_probs.shape[1]
-        total = (scores[:, None] + log_probs).view(batch, width * vocab)  # (B, K V)
-        top_scores, top_index = torch.topk(total, min(2 * width, width * vocab), dim=-1)  # (B, 2K)
+        total = (scores[:, None] + log_probs).reshape(batch, width * vocab)  # (B, K V)
+        wanted = min(2 * width, width * vocab)
+        top_index = np.argpartition(-total, wanted - 1, axis=1)[:, :wanted] if wanted < width * vocab else \
+            np.broadcast_to(np.arange(width * vocab), (batch, width * vocab))
+        top_scores = np.take_along_axis(total, top_index, axis=1)  # (B, 2K)
+        order = np.lexsort((top_index, -top_scores), axis=1)  # best first, ties by index
+        top_index, top_scores = np.take_along_axis(top_index, order, 1), np.take_along_axis(top_scores, order, 1)
         beam_of, token_of = top_index // vocab, top_index % vocab  # (B, 2K) each
         next_rows, next_tokens, next_scores = [], [], []
         last = t == config.max_length - 1
@@ -228,10 +277,10 @@ def _beam_search(step, prefix, eos_id, config, state, reorder) -> list[list[Hypo
             while kept < width:  # fewer candidates than beams (a tiny vocabulary): pad with dead rows
                 next_rows.append(b * width), next_tokens.append(eos_id), next_scores.append(-math.inf)
                 kept += 1
-        index = torch.tensor(next_rows, device=device)
-        tokens = torch.cat([tokens.index_select(0, index), torch.tensor(next_tokens, device=device)[:, None]], dim=1)
-        scores = torch.tensor(next_scores, device=device)
-        state = reorder(state, index)
+        index = np.asarray(next_rows, dtype=np.int64)
+        tokens = np.concatenate([tokens[index], np.asarray(next_tokens, dtype=np.int64)[:, None]], axis=1)
+        scores = np.asarray(next_scores)
+        state = reorder(state, framework.rows(index))
         for b in range(batch):
             if done[b]:
                 continue
