@@ -38,7 +38,11 @@ def title_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[
         if not hypothesis.strip():
             empty += 1
             continue
-        scores = rouge.get_scores(hyps=hypothesis, refs=target)[0]
+        try:
+            scores = rouge.get_scores(hyps=hypothesis, refs=target)[0]
+        except ValueError:  # the package splits at "." and finds nothing left (a title of periods): empty
+            empty += 1
+            continue
         for name in ("rouge-1", "rouge-2", "rouge-l"):
             totals[name] += scores[name]["f"]
         totals["bleu"] += sentence_bleu(references=[target.split(" ")], hypothesis=hypothesis.split(" "),

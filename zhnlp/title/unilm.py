@@ -1,0 +1,247 @@
+"""UniLM on any BERT-architecture model (Dong et al. 2019; bert4keras examples/
+task_seq2seq_autotitle_csl.py): one BERT reads ``[CLS] source [SEP] target [SEP]`` under the seq2seq
+mask and its MLM head predicts each next target token.
+
+- segment ids: 0 for ``[CLS] source [SEP]``, 1 for the target and its closing ``[SEP]`` (the end token);
+- the seq2seq mask: a source position sees the source, a target position the source and the target
+  up to itself (Su's form: with c the running sum of segment ids, position i sees j iff c_j <= c_i);
+- the loss is on target tokens only (the position before each predicts it);
+- the source is truncated to ``max_source_length`` tokens, its head kept;
+- a char BERT's folder gets its own WordPiece tokenizer (transformers), a WoBERT folder zhnlp's
+  WoBERT tokenizer (``hub.model_type_of``);
+- decoding is KV-cached: the source is read once, each new token attends to the cached keys and
+  values. The layers are run here from the BERT's own modules (embeddings, query/key/value, the
+  output and feed-forward blocks), which tests check against transformers' forward.
+
+A trained UniLM is a title folder: config.json (``model_type: title``, ``architecture: unilm``) beside
+``bert/``, an ordinary transformers BERT folder with its tokenizer.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from .folder import MODEL_TYPE
+
+BERT_SUBFOLDER = "bert"
+
+
+@dataclass
+class UniLMConfig:
+    max_source_length: int = 256  # source tokens kept ([CLS] and [SEP] included); bert4keras' CSL example: 256
+    max_target_length: int = 48  # title tokens, the end [SEP] included
+    architecture: str = "unilm"
+    model_type: str = field(default=MODEL_TYPE)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "UniLMConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["model_type"] = MODEL_TYPE
+        return cls(**known)
+
+
+def load_tokenizer(folder: str | os.PathLike):
+    """The WoBERT tokenizer for a WoBERT folder, else the folder's BERT WordPiece tokenizer."""
+    from ..hub import model_type_of
+
+    if model_type_of(folder) == "wobert":
+        from ..wobert import WoBertTokenizer
+
+        return WoBertTokenizer.from_pretrained(folder)
+    from transformers import BertTokenizerFast
+
+    try:
+        return BertTokenizerFast.from_pretrained(str(folder))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder}: no BERT tokenizer ({str(exc).splitlines()[0][:160]})",
+                         "give a folder with its vocab.txt (a BERT or WoBERT folder)") from None
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Tokens to text: pieces joined, WordPiece's ## dropped (Chinese titles have no spaces)."""
+    return "".join(t[2:] if t.startswith("##") else t for t in tokens)
+
+
+class UniLM(nn.Module):
+    def __init__(self, masked_lm, tokenizer, config: UniLMConfig | None = None):
+        super().__init__()
+        self.masked_lm = masked_lm  # a transformers BertForMaskedLM
+        self.tokenizer = tokenizer
+        self.config = config or UniLMConfig()
+        bert_config = masked_lm.config
+        if getattr(bert_config, "position_embedding_type", "absolute") != "absolute":
+            raise InputError(f"UniLM here needs absolute position embeddings, not "
+                             f"{bert_config.position_embedding_type!r}", "use a BERT/RoBERTa/WoBERT checkpoint")
+        self.cls_id, self.sep_id = tokenizer.convert_tokens_to_ids("[CLS]"), tokenizer.convert_tokens_to_ids("[SEP]")
+        self.pad_id = tokenizer.convert_tokens_to_ids("[PAD]")
+        # what a title never holds: padding, [CLS], [UNK], [MASK] (the closing [SEP] is the end token)
+        self.banned = sorted({tokenizer.convert_tokens_to_ids(t) for t in ("[PAD]", "[CLS]", "[UNK]", "[MASK]")}
+                             - {self.sep_id, None})
+        self.max_positions = bert_config.max_position_embeddings
+
+    # ------------------------------------------------------------------ text to ids
+    def token_ids(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def source_ids(self, text: str) -> list[int]:
+        """[CLS] source [SEP], the source's head kept."""
+        room = min(self.config.max_source_length, self.max_positions - self.config.max_target_length) - 2
+        return [self.cls_id, *self.token_ids(text)[:max(room, 1)], self.sep_id]
+
+    def decode(self, ids: list[int]) -> str:
+        special = {self.cls_id, self.sep_id, self.pad_id}
+        return detokenize(self.tokenizer.convert_ids_to_tokens([i for i in ids if i not in special]))
+
+    # ------------------------------------------------------------------ the transformer, with a cache
+    def run(self, input_ids, token_type_ids, position_ids, visible, past=None):
+        """input_ids etc.: (B, L); visible: (B, L, K) bool, key k visible to query l, where the keys
+        are the cached ones then these L. Returns (MLM logits (B, L, V), the new cache)."""
+        bert = self.masked_lm.bert
+        x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids)
+        additive = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill(
+            ~visible, torch.finfo(x.dtype).min)[:, None]  # (B, 1, L, K)
+        cache = []
+        for i, layer in enumerate(bert.encoder.layer):
+            attention = layer.attention.self
+            heads, size = attention.num_attention_heads, attention.attention_head_size
+
+            def split(t):  # (B, L, H) -> (B, heads, L, size)
+                return t.view(t.shape[0], t.shape[1], heads, size).transpose(1, 2)
+
+            q, k, v = split(attention.query(x)), split(attention.key(x)), split(attention.value(x))
+            if past is not None:
+                k, v = torch.cat([past[i][0], k], dim=2), torch.cat([past[i][1], v], dim=2)
+            cache.append((k, v))
+            scores = q @ k.transpose(-1, -2) / math.sqrt(size) + additive  # (B, heads, L, K)
+            probs = attention.dropout(torch.softmax(scores, dim=-1))
+            context = (probs @ v).transpose(1, 2).reshape(x.shape)  # (B, L, H)
+            attended = layer.attention.output(context, x)
+            x = layer.output(layer.intermediate(attended), attended)
+        return self.masked_lm.cls(x), cache
+
+    @staticmethod
+    def seq2seq_visible(token_type_ids: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """(B, L) segment ids and real-token mask -> (B, L, L): j visible to i iff c_j <= c_i, c the
+        running sum of segment ids (source: c = 0, seen by all; target: its own past), never padding."""
+        running = torch.cumsum(token_type_ids, dim=1)  # (B, L)
+        return (running[:, None, :] <= running[:, :, None]) & real[:, None, :]
+
+    # ------------------------------------------------------------------ training
+    def forward(self, input_ids, token_type_ids, labels):
+        """input_ids: [CLS] source [SEP] target [SEP] (B, L), right-padded; labels: (B, L) the next
+        token where the next is a target token, else -100. Returns (loss, target tokens)."""
+        real = input_ids != self.pad_id
+        visible = self.seq2seq_visible(token_type_ids, real)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None].expand_as(input_ids)
+        logits, _ = self.run(input_ids, token_type_ids, positions, visible)
+        scored = labels != -100
+        loss = nn.functional.cross_entropy(logits.float()[scored], labels[scored])
+        return loss, scored.sum()
+
+    def training_example(self, source: str, target: str) -> tuple[list[int], list[int], list[int]]:
+        """(input ids, segment ids, labels) of one pair."""
+        src = self.source_ids(source)
+        tgt = [*self.token_ids(target)[:self.config.max_target_length - 1], self.sep_id]
+        ids = src + tgt
+        labels = [-100] * (len(src) - 1) + tgt + [-100]
+        return ids, [0] * len(src) + [1] * len(tgt), labels
+
+    # ------------------------------------------------------------------ decoding (the generation module's step)
+    def start(self, sources: list[str]):
+        """(prefix (B, Ls) right-padded [CLS] source [SEP], state) for ``zhnlp.generation.generate``."""
+        rows = [self.source_ids(s) for s in sources]
+        longest = max(map(len, rows))
+        device = next(self.parameters()).device
+        prefix = torch.full((len(rows), longest), self.pad_id, dtype=torch.long, device=device)
+        for i, row in enumerate(rows):
+            prefix[i, :len(row)] = torch.tensor(row)
+        lengths = torch.tensor([len(r) for r in rows], device=device)
+        return prefix, {"lengths": lengths, "source_length": torch.full_like(lengths, longest)}
+
+    def _inputs(self, tokens, state, first: int):
+        """Segment ids, positions and key visibility of columns ``first:`` of ``tokens`` (N, Ls + t)."""
+        n, width = tokens.shape
+        ls = int(state["source_length"][0])
+        lengths = state["lengths"]  # (N,)
+        columns = torch.arange(width, device=tokens.device)[None].expand(n, width)
+        generated = columns >= ls
+        types = generated.long()
+        positions = torch.where(generated, lengths[:, None] + columns - ls, columns)
+        real_key = (columns < lengths[:, None]) | generated  # (N, K): real source or generated
+        query_generated = generated[:, first:, None]
+        keys_before = columns[:, None, :] <= columns[:, first:, None]
+        visible = real_key[:, None, :] & (~generated[:, None, :] | (query_generated & keys_before))
+        return types[:, first:], positions[:, first:], visible  # a source query sees the real source only
+
+    def step(self, tokens, state):
+        """Cached: the first call reads the whole prefix, later ones only the newest token."""
+        width = tokens.shape[1]
+        past = state.get("past")
+        first = 0 if past is None else width - 1
+        types, positions, visible = self._inputs(tokens, state, first)
+        logits, cache = self.run(tokens[:, first:], types, positions, visible, past)
+        return self._next(logits, state, width), {**state, "past": cache}
+
+    def _next(self, logits, state, width: int):
+        """The next token's logits: at the source's [SEP] before any token is generated, else at the
+        last column; the banned tokens at -inf."""
+        if width == int(state["source_length"][0]):
+            logits = logits[torch.arange(len(logits), device=logits.device), state["lengths"] - 1]
+        else:
+            logits = logits[:, -1]
+        return logits.float().index_fill(1, torch.tensor(self.banned, device=logits.device), -math.inf)
+
+    def step_uncached(self, tokens, state):
+        """The same prediction, recomputing every position (for tests and the benchmark's ratio)."""
+        width = tokens.shape[1]
+        types, positions, visible = self._inputs(tokens, state, 0)
+        logits, _ = self.run(tokens, types, positions, visible)
+        return self._next(logits, state, width), state
+
+    # ------------------------------------------------------------------ folders
+    def save_pretrained(self, directory: str | os.PathLike, training: dict | None = None) -> Path:
+        import json
+
+        from .. import __version__
+        from ..outputs import write_text
+
+        directory = Path(directory)
+        bert_dir = directory / BERT_SUBFOLDER
+        bert_dir.mkdir(parents=True, exist_ok=True)
+        self.masked_lm.save_pretrained(bert_dir)
+        self.tokenizer.save_pretrained(bert_dir)
+        document = {**asdict(self.config), "zhnlp_version": __version__}
+        if training is not None:
+            document["training"] = training
+        write_text(directory / "config.json", json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+        return directory
+
+    @classmethod
+    def from_bert(cls, name_or_path: str | os.PathLike, config: UniLMConfig | None = None) -> "UniLM":
+        """A UniLM on a BERT folder or hub id (offline first), its tokenizer chosen by its kind."""
+        from ..hub import resolve_model
+        from ..wobert.model import load_masked_lm
+
+        masked_lm = load_masked_lm(name_or_path, what="BERT model", example="bert-base-chinese")
+        folder = resolve_model(name_or_path, required=("vocab.txt",), what="BERT tokenizer",
+                               example="bert-base-chinese")
+        tokenizer = load_tokenizer(folder)
+        if len(tokenizer) > masked_lm.config.vocab_size:
+            raise InputError(f"{name_or_path}: the tokenizer has {len(tokenizer)} tokens, the model "
+                             f"{masked_lm.config.vocab_size}", "use the vocab.txt the model was trained with")
+        return cls(masked_lm, tokenizer, config)
+
+    @classmethod
+    def from_folder(cls, directory: str | os.PathLike, document: dict) -> "UniLM":
+        """A trained UniLM title folder (config.json + bert/)."""
+        bert_dir = Path(directory) / BERT_SUBFOLDER
+        if not bert_dir.is_dir():
+            raise InputError(f"UniLM title folder {directory} lacks {BERT_SUBFOLDER}/",
+                             "give a folder written by zhnlp train title --model BERT")
+        return cls.from_bert(bert_dir, UniLMConfig.from_dict(document))
