@@ -20,6 +20,7 @@ from zhnlp.discovery.finder import DiscoveryConfig  # its defaults are the optio
 from .common import (LARGE_INPUT_BYTES, EncodingOpt, ForceOpt, InputsArg, JsonOpt, OutputOpt, QuietOpt, check_output,
                      format_for, handle_errors, notice_pure_python, text_blocks, write_blocks)
 from .couplet import couplet, evaluate_app, train_app
+from .title import evaluate_title_command, title, train_title_command
 from .vectors import vectors_app
 from .wobert import tokenize, wobert_app
 
@@ -326,6 +327,9 @@ app.add_typer(wobert_app, name="wobert")
 
 # --------------------------------------------------------------------------------------------- couplets
 app.command()(couplet)
+app.command()(title)
+train_app.command("title")(train_title_command)
+evaluate_app.command("title")(evaluate_title_command)
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 

@@ -34,6 +34,22 @@ def random_couplet_folder(folder, vocab: list[str], embedding_dim: int = 16, dil
     return folder
 
 
+def random_title_folder(folder, chars: str, hidden_size: int = 16, embedding_dim: int = 8, seed: int = 0,
+                        scale: float = 0.3, **config):
+    """An untrained light title model folder with random weights (the vocabulary: the special tokens
+    and ``chars``), written without torch."""
+    import numpy as np
+
+    from zhnlp.title.folder import SPECIAL_TOKENS, PointerConfig, expected_shapes, write_folder
+
+    vocab = [*SPECIAL_TOKENS, *dict.fromkeys(chars)]
+    config = PointerConfig(vocab_size=len(vocab), hidden_size=hidden_size, embedding_dim=embedding_dim, **config)
+    rng = np.random.default_rng(seed)
+    weights = {name: rng.normal(0, scale, shape).astype(np.float32) for name, shape in expected_shapes(config).items()}
+    write_folder(folder, config, vocab, weights)
+    return folder
+
+
 def pytest_collection_modifyitems(config, items):
     if HAS_TORCH:
         return

@@ -29,7 +29,8 @@ from .memory import CoupletMemory
 from .numpy_model import NumpyCouplet
 from .search import decode_constrained
 from .shortlist import load_shortlist
-from .torch_network import TorchNetwork, gpu_may_be_present
+from ..training.device import gpu_may_be_present
+from .torch_network import TorchNetwork
 
 
 

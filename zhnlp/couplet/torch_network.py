@@ -2,8 +2,6 @@
 GPU; the decoder never knows which of the two it runs."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 OUTPUT_ROWS = 16384  # positions whose whole output layer PyTorch computes at once: 16384 x V floats, 425 MB
@@ -42,7 +40,3 @@ class TorchNetwork:
                 out[rows] = logits.gather(1, columns).float().cpu().numpy()
         return out
 
-
-def gpu_may_be_present() -> bool:
-    """A cheap look for an NVIDIA driver, so that the CPU path never pays for importing torch."""
-    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")

@@ -73,7 +73,8 @@ class NumpyPointerGenerator:
         rows = np.arange(len(source_ids))[:, None]
         backward = _lstm((x @ w_b + b_b)[rows, reverse], u_b, mask)
         memory = np.concatenate([forward, backward[rows, reverse]], axis=-1)  # (B, S, H), 0 at padding
-        pooled = memory.sum(1) / lengths[:, None]
+        pooled = (memory.sum(1) / lengths[:, None]).astype(np.float32)  # float32 throughout: a float64 row would
+        # make every product convert its weight matrix
         (wh, bh), (wc, bc) = self.bridge
         h = np.tanh(pooled @ wh + bh)
         c = pooled @ wc + bc

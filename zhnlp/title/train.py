@@ -12,7 +12,6 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import InputError
 from .data import TitlePair, dev_split, read_title_pairs
 from .folder import SPECIAL_TOKENS, PointerConfig
 
@@ -63,6 +62,13 @@ class TitleBatches:
         self.batches.load_state_dict(state)
 
 
+def lead_k_of(pairs: list[TitlePair]) -> int:
+    """The Lead-k baseline's k, chosen on (training) pairs."""
+    from .metrics import best_lead_k
+
+    return best_lead_k([p.abstract for p in pairs], [p.title for p in pairs])
+
+
 def light_trainer_config(**overrides):
     from ..training import TrainerConfig
 
@@ -99,7 +105,7 @@ def train_title(data: str | os.PathLike, output_dir: str | os.PathLike, model: s
         from .unilm import train_unilm
 
         return train_unilm(data, output_dir, model, dev=dev, dev_fraction=dev_fraction, split_seed=split_seed,
-                           trainer_config=trainer_config, batch_size=batch_size, epochs=epochs, restart=restart,
+                           trainer_config=trainer_config, batch_size=batch_size, epochs=epochs or 10, restart=restart,
                            force=force, show_progress=show_progress, encoding=encoding, **unilm_options)
     import shutil
 
@@ -175,7 +181,8 @@ def train_title(data: str | os.PathLike, output_dir: str | os.PathLike, model: s
 
     trainer = Trainer(network, trainer_config, output_dir, export=export, model_config=asdict(config),
                       loss_fn=lambda m, b: m(b["source_ids"], b["source_extended"], b["target_ids"])[0],
-                      show_progress=show_progress, record={"split_seed": split_seed, "dev_fraction": dev_fraction})
+                      show_progress=show_progress, record={"split_seed": split_seed, "dev_fraction": dev_fraction,
+                                                           "lead_k": lead_k_of(train_pairs)})
     result = trainer.train(batches, evaluate=evaluate if dev_pairs else None)
     return {"output": str(output_dir), "steps": result.step, "epochs": round(result.step / len(batches), 2),
             "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1),
@@ -197,3 +204,45 @@ def _greedy_dev_scores(network, vocab, dev_pairs, config, device) -> dict:
     network.train()
     scores = title_scores([f[0][0][0] for f in found], [p.title for p in dev_pairs])
     return {k: round(v, 2) for k, v in scores.items() if k in ("rouge-1", "rouge-2", "rouge-l", "bleu")}
+
+
+def evaluate_title(model: str | os.PathLike | None, data: str | os.PathLike, device: str = "auto",
+                   num_beams: int | None = None, batch_size: int = 64, lead_k: int | None = None,
+                   limit: int | None = None, encoding: str = "utf-8", show_progress: bool = False,
+                   **generation) -> dict:
+    """Rouge-1/2/L and BLEU of a model folder's titles for ``data`` (all of it: give a dev or test
+    file), computed as the published CSL figures are (metrics.py), with Lead-k on the same lines.
+    ``lead_k``: default the k chosen on the model's training pairs (its training.json), else 35."""
+    import time
+
+    from .generator import DEFAULT_BEAMS, TitleGenerator
+    from .metrics import lead_k as lead
+    from .metrics import title_scores
+
+    pairs = read_title_pairs(data, encoding)[:limit]
+    generator = TitleGenerator.from_pretrained(model, device=device)
+    start = time.perf_counter()
+    results = generator.generate([p.abstract for p in pairs], num_beams=num_beams or DEFAULT_BEAMS,
+                                 batch_size=batch_size, show_progress_bar=show_progress, **generation)
+    seconds = time.perf_counter() - start
+    references = [p.title for p in pairs]
+    k = lead_k or _trained_lead_k(model) or 35
+    scores = title_scores([r.title for r in results], references)
+    baseline = title_scores([lead(p.abstract, k) for p in pairs], references)
+    return {"model": {name: round(v, 2) for name, v in scores.items() if name not in ("n", "empty")},
+            f"lead-{k}": {name: round(v, 2) for name, v in baseline.items() if name not in ("n", "empty")},
+            "n": len(pairs), "empty": scores["empty"], "truncated": sum(r.truncated for r in results),
+            "num_beams": num_beams or DEFAULT_BEAMS, "device": generator.device,
+            "titles_per_second": round(len(pairs) / max(seconds, 1e-9), 1)}
+
+
+def _trained_lead_k(model) -> int | None:
+    import json
+
+    from .folder import resolve_folder
+
+    path = resolve_folder(model) / "training.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("lead_k")
+    except (OSError, ValueError, AttributeError):
+        return None

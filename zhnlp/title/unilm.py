@@ -216,6 +216,9 @@ class UniLM(nn.Module):
         bert_dir.mkdir(parents=True, exist_ok=True)
         self.masked_lm.save_pretrained(bert_dir)
         self.tokenizer.save_pretrained(bert_dir)
+        if not (bert_dir / "vocab.txt").is_file():  # transformers 5 writes tokenizer.json alone; zhnlp reads vocab.txt
+            vocab = sorted(self.tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+            write_text(bert_dir / "vocab.txt", "".join(token + "\n" for token, _ in vocab))
         document = {**asdict(self.config), "zhnlp_version": __version__}
         if training is not None:
             document["training"] = training
@@ -245,3 +248,109 @@ class UniLM(nn.Module):
             raise InputError(f"UniLM title folder {directory} lacks {BERT_SUBFOLDER}/",
                              "give a folder written by zhnlp train title --model BERT")
         return cls.from_bert(bert_dir, UniLMConfig.from_dict(document))
+
+
+UNILM_TRAINING = dict(max_steps=0, lr=2e-5, warmup_steps=100, weight_decay=0.01, save_every=200, metric="rouge-l",
+                      patience=2)  # bert4keras' CSL example: Adam 1e-5..2e-5, a few epochs
+
+
+class UniLMBatches:
+    """Resumable, length-bucketed UniLM batches: input ids, segment ids and next-token labels."""
+
+    def __init__(self, unilm: UniLM, pairs, batch_size: int, seed: int = 0, shuffle: bool = True):
+        import numpy as np
+
+        from ..training import LengthBucketedBatches
+
+        self.rows = [unilm.training_example(p.abstract, p.title) for p in pairs]
+        pad_id = unilm.pad_id
+
+        def collate(indices):
+            chosen = [self.rows[i] for i in indices]
+            longest = max(len(r[0]) for r in chosen)
+            ids = torch.full((len(chosen), longest), pad_id, dtype=torch.long)
+            types = torch.zeros((len(chosen), longest), dtype=torch.long)
+            labels = torch.full((len(chosen), longest), -100, dtype=torch.long)
+            for i, (a, b, c) in enumerate(chosen):
+                ids[i, :len(a)], types[i, :len(b)], labels[i, :len(c)] = torch.tensor(a), torch.tensor(b), torch.tensor(c)
+            return {"input_ids": ids, "token_type_ids": types, "labels": labels}
+
+        self.batches = LengthBucketedBatches(np.array([len(r[0]) for r in self.rows]), collate, batch_size,
+                                             seed=seed, shuffle=shuffle, pool_batches=20)
+        self.batch_size = batch_size
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def state_dict(self) -> dict:
+        return self.batches.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches.load_state_dict(state)
+
+
+def train_unilm(data, output_dir, model: str | os.PathLike, dev=None, dev_fraction: float = 0.2, split_seed: int = 0,
+                trainer_config=None, batch_size: int = 16, epochs: int = 10, restart: bool = False, force: bool = False,
+                show_progress: bool = True, encoding: str = "utf-8", max_source_length: int | None = None) -> dict:
+    """UniLM fine-tuning of a BERT folder or hub id on title pairs; resumable in ``output_dir``.
+    Kept by dev Rouge-L (greedy) once per epoch; exported as a title folder (config.json + bert/).
+    Resuming starts from the checkpoint's weights (the BERT given is read for its shape and tokenizer)."""
+    import shutil
+
+    from ..optional import require
+
+    require("torch", "zhnlp train title --model")
+    require("transformers", "zhnlp train title --model")
+    from ..outputs import check_output_folder
+    from ..training import Trainer, TrainerConfig, checkpoint_dir, saved_state
+    from .train import _split, lead_k_of
+
+    output_dir = Path(output_dir)
+    if restart:
+        shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
+    if saved_state(output_dir) is None:
+        check_output_folder(output_dir, force, training=True)
+    config = UniLMConfig(**({"max_source_length": max_source_length} if max_source_length else {}))
+    unilm = UniLM.from_bert(model, config)
+    train_pairs, dev_pairs, _ = _split(data, dev, dev_fraction, split_seed, encoding)
+    trainer_config = trainer_config or TrainerConfig(**UNILM_TRAINING)
+    batches = UniLMBatches(unilm, train_pairs, batch_size, seed=trainer_config.seed)
+    trainer_config.eval_every = trainer_config.eval_every or len(batches)
+    trainer_config.save_every = min(trainer_config.save_every, len(batches))
+    if not dev_pairs:
+        trainer_config.metric, trainer_config.patience = "", 0
+    if not trainer_config.max_steps:
+        trainer_config.max_steps = epochs * len(batches)
+
+    def evaluate(trained):
+        from ..generation import GenerationConfig, generate
+        from .metrics import title_scores
+
+        trained.eval()
+        predictions = []
+        for start in range(0, len(dev_pairs), 32):
+            prefix, state = trained.start([p.abstract for p in dev_pairs[start:start + 32]])
+            found = generate(trained.step, prefix, trained.sep_id, GenerationConfig(max_length=config.max_target_length),
+                             state)
+            predictions += [trained.decode(h[0].tokens) for h in found]
+        trained.train()
+        scores = title_scores(predictions, [p.title for p in dev_pairs])
+        return {k: round(v, 2) for k, v in scores.items() if k in ("rouge-1", "rouge-2", "rouge-l", "bleu")}
+
+    trainer = Trainer(unilm, trainer_config, output_dir,
+                      export=lambda trained, directory: trained.save_pretrained(directory),
+                      loss_fn=lambda m, b: m(b["input_ids"], b["token_type_ids"], b["labels"])[0],
+                      show_progress=show_progress, model_config=asdict(config),
+                      record={"split_seed": split_seed, "dev_fraction": dev_fraction, "lead_k": lead_k_of(train_pairs),
+                              "base_model": str(model)})
+    result = trainer.train(batches, evaluate=evaluate if dev_pairs else None)
+    return {"output": str(output_dir), "steps": result.step, "epochs": round(result.step / len(batches), 2),
+            "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1),
+            "examples_per_second": round(batch_size * (result.step - result.resumed_from) /
+                                         max(result.training_seconds, 1e-9), 1),
+            "best_dev_rouge_l": trainer.best, "device": trainer.setup.description,
+            "train_pairs": len(train_pairs), "dev_pairs": len(dev_pairs),
+            "parameters": sum(p.numel() for p in unilm.parameters())}

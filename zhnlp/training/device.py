@@ -18,6 +18,14 @@ if TYPE_CHECKING:
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
+def gpu_may_be_present() -> bool:
+    """A cheap look for an NVIDIA driver, so that a CPU path that can run in numpy never pays for
+    importing torch to learn that there is no GPU."""
+    import os
+
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidia0")
+
+
 @dataclass(frozen=True)
 class DeviceSetup:
     device: torch.device
