@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DATA, RESULTS, best_time
+from _common import DATA, RESULTS, best_time, print_table
 
 COUPLET = DATA / "couplet"
 
@@ -163,18 +163,6 @@ def training_speed(steps: int = 300) -> dict:
         summary = train_couplet(COUPLET, Path(folder) / "m", CoupletConfig(), config, batch_size=64,
                                 show_progress=False)
     return {"device": summary["device"], "steps": steps, "examples_per_second": summary["examples_per_second"]}
-
-
-def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    Console(width=160).print(table)
 
 
 def main() -> None:

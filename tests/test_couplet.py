@@ -157,6 +157,7 @@ def test_batches_decoded_on_threads_match_one_line_at_a_time(tmp_path, monkeypat
     """Many small batches go to a thread pool (one BLAS thread each), and with a shortlist the output
     layer runs once for all of them; the answers and their order must be those of decoding each
     line alone."""
+    from zhnlp import parallel
     from zhnlp.couplet import Couplet, batching, couplet, search
     from zhnlp.couplet.shortlist import build_shortlist, save_shortlist
 
@@ -171,8 +172,8 @@ def test_batches_decoded_on_threads_match_one_line_at_a_time(tmp_path, monkeypat
     letters = [c for c in VOCAB[2:] if c not in "，。"]
     uppers = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 9))) for _ in range(60)]
     pools = []
-    original = batching.batch_threads
-    monkeypatch.setattr(batching.os, "cpu_count", lambda: 4)
+    original = parallel.batch_threads
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(couplet, "batch_threads", lambda chunks: pools.append(chunks) or original(chunks))
     together = bot.answer(uppers, n=2, tone=True, batch_size=3)
     assert pools[0] > 4  # many chunks: the threaded path ran

@@ -20,7 +20,8 @@ import numpy as np
 from ..chars import has_han
 from ..errors import InputError
 from . import batching
-from .batching import batch_threads, waves
+from ..parallel import batch_threads
+from .batching import waves
 from .decode import never_emitted, plain_decode
 from .defaults import DECODE_BATCH_SIZE
 from .folder import PAD, UNK, resolve_folder

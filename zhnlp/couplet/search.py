@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batching import InlinePool
+from ..parallel import InlinePool
 from .decode import assemble, best_assignments, candidates_needed, character_groups, is_punctuation, top_candidates
 from .layout import Layout, logsumexp, strings
 from .memory import CANDIDATES, flat_layout

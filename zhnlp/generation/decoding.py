@@ -93,24 +93,34 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def process_logits(logits: np.ndarray, generated: np.ndarray, config: GenerationConfig, eos_id: int,
-                   new_tokens: int) -> np.ndarray:
+                   new_tokens: int, normalized: bool = False) -> np.ndarray:
     """The penalties and bans on (N, V) logits, given the new tokens so far (N, t): repetition
-    penalty, no-repeat n-grams, no end token before min_length. Returns log-probabilities."""
-    logits = np.array(logits, dtype=np.float32)  # a copy: the bans below write into it
+    penalty, no-repeat n-grams, no end token before min_length. Returns log-probabilities.
+    ``normalized``: the logits are log-probabilities already; when nothing changed them they are
+    returned as they are (a softmax over the vocabulary saved per step)."""
+    logits = np.asarray(logits, dtype=np.float32)
+    writable = False
+
+    def edit() -> np.ndarray:
+        nonlocal logits, writable
+        if not writable:  # a copy before the first change: the caller's array stays as it was
+            logits, writable = logits.copy(), True
+        return logits
+
     if config.repetition_penalty != 1.0 and generated.shape[1]:
         seen = np.take_along_axis(logits, generated, axis=1)
         seen = np.where(seen > 0, seen / config.repetition_penalty, seen * config.repetition_penalty)
-        np.put_along_axis(logits, generated, seen, axis=1)
+        np.put_along_axis(edit(), generated, seen, axis=1)
     n = config.no_repeat_ngram_size
     if n and generated.shape[1] >= n:
         for row, tokens in enumerate(generated.tolist()):
             prefix = tuple(tokens[len(tokens) - n + 1:]) if n > 1 else ()
             banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == prefix}
             if banned:
-                logits[row, list(banned)] = -np.inf
+                edit()[row, list(banned)] = -np.inf
     if new_tokens < config.min_length:
-        logits[:, eos_id] = -np.inf
-    return log_softmax(logits)
+        edit()[:, eos_id] = -np.inf
+    return logits if normalized and not writable else log_softmax(logits)
 
 
 def filter_candidates(log_probs: np.ndarray, config: GenerationConfig, eos_id: int) -> np.ndarray:
@@ -136,7 +146,8 @@ def filter_candidates(log_probs: np.ndarray, config: GenerationConfig, eos_id: i
 class _Framework:
     """What the step function speaks: numpy, or torch on the prefix's device."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, normalized: bool = False):
+        self.normalized = normalized  # the step returns log-probabilities
         self.torch = not isinstance(prefix, np.ndarray)
         if self.torch:
             import torch
@@ -163,14 +174,15 @@ class _Framework:
 
 
 def generate(step: Callable, prefix, eos_id: int, config: GenerationConfig | None = None, state=None,
-             reorder: Callable = reorder_state) -> list[list[Hypothesis]]:
+             reorder: Callable = reorder_state, normalized: bool = False) -> list[list[Hypothesis]]:
     """Decode every row of ``prefix`` (B, t0), a numpy array or a torch tensor: the tokens the model
     starts from (a start token, or for UniLM the source and [SEP]), with ``state`` from the model's
     encoder (or None). ``step`` and ``reorder`` get tokens and rows in the prefix's framework (and
-    device). Returns, per row, ``config.num_return`` hypotheses, best first."""
+    device). ``normalized``: the step returns log-probabilities, not logits. Returns, per row,
+    ``config.num_return`` hypotheses, best first."""
     config = config or GenerationConfig()
     config.check()
-    framework = _Framework(prefix)
+    framework = _Framework(prefix, normalized)
     with framework.no_grad():  # decoding never needs gradients
         if config.num_beams > 1 and not config.do_sample:
             return _beam_search(step, prefix, eos_id, config, state, reorder, framework)
@@ -191,7 +203,8 @@ def _one_path(step, prefix, eos_id, config, state, reorder, framework) -> list[l
     results: dict[int, Hypothesis] = {}
     for t in range(config.max_length):
         logits, state = step(framework.tokens(tokens), state)  # (n, V)
-        log_probs = process_logits(framework.logits(logits), tokens[:, start:], config, eos_id, t)  # (n, V)
+        log_probs = process_logits(framework.logits(logits), tokens[:, start:], config, eos_id, t,
+                                   framework.normalized)  # (n, V)
         if config.do_sample:
             filtered = filter_candidates(log_probs / config.temperature, config, eos_id)
             probs = np.exp(log_softmax(filtered)).astype(np.float64)
@@ -245,7 +258,8 @@ def _beam_search(step, prefix, eos_id, config, state, reorder, framework) -> lis
 
     for t in range(config.max_length):
         logits, state = step(framework.tokens(tokens), state)  # (B K, V)
-        log_probs = process_logits(framework.logits(logits), tokens[:, start:], config, eos_id, t)  # (B K, V)
+        log_probs = process_logits(framework.logits(logits), tokens[:, start:], config, eos_id, t,
+                                   framework.normalized)  # (B K, V)
         vocab = log_probs.shape[1]
         total = (scores[:, None] + log_probs).reshape(batch, width * vocab)  # (B, K V)
         wanted = min(2 * width, width * vocab)

@@ -18,12 +18,14 @@ def pointer_titles(model, vocab: CharVocab, articles: Sequence[str], generation:
                    on_batch=None) -> list[tuple[list[tuple[str, float]], bool]]:
     """Per article: ([(title, score)] best first, truncated) where truncated says the best
     hypothesis was cut at max_length. ``model``: a PointerGenerator (``device`` given: torch) or a
-    NumpyPointerGenerator."""
+    NumpyPointerGenerator, whose batches run on every core (zhnlp.parallel)."""
+    from ..parallel import batch_threads
+
     encoded = [vocab.encode_source(a, TITLE_TASK_ID, max_source_length) for a in articles]
     order = sorted(range(len(articles)), key=lambda i: len(encoded[i][0]))
-    results: list = [None] * len(articles)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+    def decode(rows: list[int]) -> list[list[Hypothesis]]:
         ids = pad([encoded[i][0] for i in rows])  # (B, S)
         extended = pad([encoded[i][1] for i in rows])
         extended_size = max(len(encoded[i][2]) for i in rows)
@@ -35,11 +37,15 @@ def pointer_titles(model, vocab: CharVocab, articles: Sequence[str], generation:
             prefix = torch.from_numpy(prefix).to(device)
         else:
             state = model.encode(ids, extended)
-        hypotheses: list[list[Hypothesis]] = generate(lambda t, s: model.step(t, s, extended_size), prefix, EOS_ID,
-                                                      generation, state)
-        for i, found in zip(rows, hypotheses):
-            oovs = encoded[i][2]
-            results[i] = ([(vocab.decode(h.tokens, oovs), h.score) for h in found], found[0].truncated)
-        if on_batch:
-            on_batch(len(rows))
+        return generate(lambda t, s: model.step(t, s, extended_size), prefix, EOS_ID, generation, state,
+                        normalized=True)
+
+    results: list = [None] * len(articles)
+    with batch_threads(len(batches) if device is None else 1) as pool:
+        for rows, hypotheses in zip(batches, pool.map(decode, batches)):
+            for i, found in zip(rows, hypotheses):
+                oovs = encoded[i][2]
+                results[i] = ([(vocab.decode(h.tokens, oovs), h.score) for h in found], found[0].truncated)
+            if on_batch:
+                on_batch(len(rows))
     return results

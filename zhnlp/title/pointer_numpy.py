@@ -48,8 +48,10 @@ class NumpyPointerGenerator:
         self.encoder = [(w[f"encoder_{d}.weight_ih_l0"].T.copy(), w[f"encoder_{d}.weight_hh_l0"].T.copy(),
                          w[f"encoder_{d}.bias_ih_l0"] + w[f"encoder_{d}.bias_hh_l0"]) for d in ("forward", "backward")]
         self.bridge = [(w[f"bridge_{k}.weight"].T.copy(), w[f"bridge_{k}.bias"]) for k in ("h", "c")]
-        self.decoder = (w["decoder.weight_ih_l0"].T.copy(), w["decoder.weight_hh_l0"].T.copy(),
-                        w["decoder.bias_ih_l0"] + w["decoder.bias_hh_l0"])
+        # the decoder's input product for every token at once, biases included: a lookup per step
+        self.decoder_inputs = self.embedding @ w["decoder.weight_ih_l0"].T + (w["decoder.bias_ih_l0"] +
+                                                                              w["decoder.bias_hh_l0"])  # (V, 4H)
+        self.decoder_recurrent = w["decoder.weight_hh_l0"].T.copy()
         self.query = w["attention_query.weight"].T.copy()
         self.coverage_weight = float(w["coverage_weight"][0]) if config.coverage else 0.0
         self.combine = (w["combine.weight"].T.copy(), w["combine.bias"])
@@ -93,9 +95,9 @@ class NumpyPointerGenerator:
         source, origin = state["source"], state["origin"]
         vocab = self.config.vocab_size
         last = tokens[:, -1]
-        embedded = self.embedding[np.where(last >= vocab, UNK_ID, last)]  # (N, E)
-        w, u, b = self.decoder
-        gates = embedded @ w + state["h"] @ u + b  # (N, 4H)
+        read = np.where(last >= vocab, UNK_ID, last)  # a copied unknown character is read as [UNK]
+        embedded = self.embedding[read]  # (N, E)
+        gates = self.decoder_inputs[read] + state["h"] @ self.decoder_recurrent  # (N, 4H)
         size = gates.shape[1] // 4
         i, f, g, o = _sigmoid(gates[:, :size]), _sigmoid(gates[:, size:2 * size]), np.tanh(gates[:, 2 * size:3 * size]), \
             _sigmoid(gates[:, 3 * size:])
@@ -122,22 +124,30 @@ class NumpyPointerGenerator:
         logits = (hidden @ self.to_embedding) @ self.output + self.output_bias  # (N, V)
         if source.prior is not None:
             logits = logits + source.prior[origin]
-        logits = np.exp(logits - logits.max(-1, keepdims=True))
-        p_vocab = logits / logits.sum(-1, keepdims=True)
         gate_w, gate_b = self.copy_gate
         p_gen = _sigmoid(np.concatenate([s, context, embedded], -1) @ gate_w + gate_b)[:, None]  # (N, 1)
+        # log(p_gen p_vocab) for every column in log space (no division or log over (N, V)); then the
+        # columns the source has get their copy mass added: log(p_gen p_vocab + copy) at those only
+        logits -= logits.max(-1, keepdims=True)
+        exp = np.exp(logits)
+        normaliser = exp.sum(-1, keepdims=True)  # (N, 1)
         width = vocab + extended_size
-        flat = (np.arange(rows)[:, None] * width + source.extended[origin]).ravel()
-        probs = np.bincount(flat, weights=((1 - p_gen) * attention).ravel(), minlength=rows * width).reshape(rows, width)
-        probs[:, :vocab] += p_gen * p_vocab
-        probs[:, BANNED_OUTPUTS] = 0.0  # never padding, [UNK], [BOS] or a task token
+        log_probs = np.full((rows, width), -np.inf, dtype=np.float32)
+        log_probs[:, :vocab] = logits - (np.log(normaliser) - np.log(p_gen))
+        extended = source.extended[origin]  # (N, S)
+        row_index = np.arange(rows)[:, None]
+        copy = np.bincount((row_index * width + extended).ravel(), weights=((1 - p_gen) * attention).ravel(),
+                           minlength=rows * width)  # (N width,): each column's copy mass
+        in_vocab = extended < vocab
+        generated = np.where(in_vocab, exp[row_index, np.minimum(extended, vocab - 1)] / normaliser * p_gen, 0.0)
         with np.errstate(divide="ignore"):
-            log_probs = np.log(probs).astype(np.float32)
+            log_probs[row_index, extended] = np.log(generated + copy[row_index * width + extended])
+        log_probs[:, BANNED_OUTPUTS] = -np.inf  # never padding, [UNK], [BOS] or a task token
         log_keep = state["log_keep"]
         if self.config.self_terminating_epsilon > 0:
             keep_w, keep_b = self.keep
             log_keep = log_keep + self.log_one_minus_epsilon - np.logaddexp(0.0, -(hidden @ keep_w + keep_b))
-            p_end = np.minimum(probs[:, EOS_ID], 1 - 1e-6)
+            p_end = np.minimum(np.exp(log_probs[:, EOS_ID]), 1 - 1e-6)
             log_probs = log_probs - np.log1p(-p_end)[:, None] + log_keep[:, None]
             log_probs[:, EOS_ID] = np.log(np.maximum(-np.expm1(log_keep), 1e-30))
         return log_probs, {**state, "h": s, "c": c, "coverage": state["coverage"] + attention, "log_keep": log_keep}
