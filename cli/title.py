@@ -48,6 +48,8 @@ def title(
     max_length: Annotated[Optional[int], typer.Option("--max-length", min=1, max=512, help="Most title units; a "
                                                       "title cut there is flagged.", show_default="the model's")
                           ] = None,
+    no_repeat: Annotated[int, typer.Option("--no-repeat-ngram", min=0, help="No n-gram of this size twice in a "
+                                           "title (0: off).")] = 3,
     json_output: Annotated[bool, typer.Option("--json", help='One JSON object per article: {"title", '
                                               '"candidates": [{"title", "score"}], "truncated"}.')] = False,
     model: TitleModelOpt = None,
@@ -73,7 +75,8 @@ def title(
 
     check_output(output, force)
     options = dict(num_beams=beam, num_return=n, do_sample=sample, top_k=top_k, top_p=top_p,
-                   temperature=temperature, seed=seed, max_length=max_length, batch_size=batch_size)
+                   temperature=temperature, seed=seed, max_length=max_length, batch_size=batch_size,
+                   no_repeat_ngram_size=no_repeat)
     if not sample and n > beam:
         from zhnlp.errors import InputError
 
@@ -172,7 +175,7 @@ def train_title_command(
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Examples per step.",
                                                       show_default="32 light, 16 UniLM")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate.",
-                                                show_default="2e-3 light, 2e-5 UniLM")] = None,
+                                                show_default="1e-3 light, 2e-5 UniLM")] = None,
     hidden_size: Annotated[Optional[int], typer.Option("--hidden-size", min=16, help="Light model: decoder width "
                                                        "(the encoder's two directions are half each).",
                                                        show_default="256")] = None,
@@ -183,7 +186,8 @@ def train_title_command(
     patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without a better dev Rouge-L "
                                                     "before stopping (0: never).")] = None,
     ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, help="EMA decay of the weights "
-                                                 "evaluated and exported (0: off).")] = None,
+                                                 "evaluated and exported (0: off).",
+                                                 show_default="0.998 light, 0 UniLM")] = None,
     adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
                                                        "embeddings.")] = None,
     epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")] = None,

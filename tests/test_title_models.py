@@ -233,7 +233,7 @@ def test_unilm_runs_the_bert_as_transformers_does_under_the_seq2seq_mask(tmp_pat
     positions = torch.arange(len(ids))[None]
     everything = torch.ones(1, len(ids), len(ids), dtype=torch.bool)
     with torch.no_grad():
-        ours, _ = unilm.run(input_ids, token_types, positions, everything)
+        ours = unilm.masked_lm.cls(unilm.run(input_ids, token_types, positions, everything)[0])
         theirs = unilm.masked_lm(input_ids=input_ids, token_type_ids=token_types).logits
     assert torch.allclose(ours, theirs, atol=1e-5)
     visible = UniLM.seq2seq_visible(token_types, input_ids != 0)[0]

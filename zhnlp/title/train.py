@@ -18,8 +18,10 @@ from .folder import SPECIAL_TOKENS, PointerConfig
 TASK_IDS = {name: SPECIAL_TOKENS.index(f"[{name.upper()}]") for name in ("title", "denoise", "keywords")}
 MODEL_FLAGS = {"embedding_dim": "--embedding-dim", "hidden_size": "--hidden-size",
                "max_source_length": "--max-source-length", "self_terminating_epsilon": "--self-terminating"}
-LIGHT_TRAINING = dict(max_steps=0, lr=2e-3, warmup_steps=200, weight_decay=0.0, save_every=200, metric="rouge-l",
-                      patience=4, grad_clip=2.0)  # Adam at 2e-3 as Su's seq2seq; patience in epochs
+# chosen on dev: with EMA (0.998) and lr 1e-3 greedy Rouge-L peaked at 43.5, against 40.7 without EMA at
+# Su's 2e-3; patience counts epochs (one evaluation each)
+LIGHT_TRAINING = dict(max_steps=0, lr=1e-3, warmup_steps=200, weight_decay=0.0, save_every=200, metric="rouge-l",
+                      patience=4, grad_clip=2.0, ema_decay=0.998)
 
 
 class TitleBatches:

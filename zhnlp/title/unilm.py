@@ -101,7 +101,8 @@ class UniLM(nn.Module):
     # ------------------------------------------------------------------ the transformer, with a cache
     def run(self, input_ids, token_type_ids, position_ids, visible, past=None):
         """input_ids etc.: (B, L); visible: (B, L, K) bool, key k visible to query l, where the keys
-        are the cached ones then these L. Returns (MLM logits (B, L, V), the new cache)."""
+        are the cached ones then these L. Returns (hidden states (B, L, H), the new cache); the MLM
+        head (``masked_lm.cls``) is applied by the caller where a prediction is needed."""
         bert = self.masked_lm.bert
         x = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids, position_ids=position_ids)
         additive = torch.zeros(visible.shape, dtype=x.dtype, device=x.device).masked_fill(
@@ -123,7 +124,7 @@ class UniLM(nn.Module):
             context = (probs @ v).transpose(1, 2).reshape(x.shape)  # (B, L, H)
             attended = layer.attention.output(context, x)
             x = layer.output(layer.intermediate(attended), attended)
-        return self.masked_lm.cls(x), cache
+        return x, cache
 
     @staticmethod
     def seq2seq_visible(token_type_ids: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -139,9 +140,10 @@ class UniLM(nn.Module):
         real = input_ids != self.pad_id
         visible = self.seq2seq_visible(token_type_ids, real)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None].expand_as(input_ids)
-        logits, _ = self.run(input_ids, token_type_ids, positions, visible)
+        hidden, _ = self.run(input_ids, token_type_ids, positions, visible)
         scored = labels != -100
-        loss = nn.functional.cross_entropy(logits.float()[scored], labels[scored])
+        logits = self.masked_lm.cls(hidden[scored])  # (targets, V): the head only where the loss is
+        loss = nn.functional.cross_entropy(logits.float(), labels[scored])
         return loss, scored.sum()
 
     def training_example(self, source: str, target: str) -> tuple[list[int], list[int], list[int]]:
@@ -185,24 +187,25 @@ class UniLM(nn.Module):
         past = state.get("past")
         first = 0 if past is None else width - 1
         types, positions, visible = self._inputs(tokens, state, first)
-        logits, cache = self.run(tokens[:, first:], types, positions, visible, past)
-        return self._next(logits, state, width), {**state, "past": cache}
+        hidden, cache = self.run(tokens[:, first:], types, positions, visible, past)
+        return self._next(hidden, state, width), {**state, "past": cache}
 
-    def _next(self, logits, state, width: int):
-        """The next token's logits: at the source's [SEP] before any token is generated, else at the
-        last column; the banned tokens at -inf."""
+    def _next(self, hidden, state, width: int):
+        """The next token's logits (N, V): from the source's [SEP] before any token is generated, else
+        from the last column; the banned tokens at -inf."""
         if width == int(state["source_length"][0]):
-            logits = logits[torch.arange(len(logits), device=logits.device), state["lengths"] - 1]
+            hidden = hidden[torch.arange(len(hidden), device=hidden.device), state["lengths"] - 1]
         else:
-            logits = logits[:, -1]
-        return logits.float().index_fill(1, torch.tensor(self.banned, device=logits.device), -math.inf)
+            hidden = hidden[:, -1]
+        logits = self.masked_lm.cls(hidden).float()
+        return logits.index_fill(1, torch.tensor(self.banned, device=logits.device), -math.inf)
 
     def step_uncached(self, tokens, state):
         """The same prediction, recomputing every position (for tests and the benchmark's ratio)."""
         width = tokens.shape[1]
         types, positions, visible = self._inputs(tokens, state, 0)
-        logits, _ = self.run(tokens, types, positions, visible)
-        return self._next(logits, state, width), state
+        hidden, _ = self.run(tokens, types, positions, visible)
+        return self._next(hidden, state, width), state
 
     # ------------------------------------------------------------------ folders
     def save_pretrained(self, directory: str | os.PathLike, training: dict | None = None) -> Path:
