@@ -54,7 +54,7 @@ def title(
                                               '"candidates": [{"title", "score"}], "truncated"}.')] = False,
     model: TitleModelOpt = None,
     device: DeviceOpt = "auto",
-    batch_size: BatchOpt = 64,
+    batch_size: BatchOpt = 32,
     encoding: EncodingOpt = "utf-8",
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -234,7 +234,7 @@ def evaluate_title_command(
     lead_k: Annotated[Optional[int], typer.Option("--lead-k", min=1, help="The Lead-k baseline's k.",
                                                   show_default="chosen on the model's training pairs")] = None,
     device: DeviceOpt = "auto",
-    batch_size: BatchOpt = 64,
+    batch_size: BatchOpt = 32,
     encoding: EncodingOpt = "utf-8",
     json_output: JsonOpt = False,
 ) -> None:

@@ -113,11 +113,12 @@ def process_logits(logits: np.ndarray, generated: np.ndarray, config: Generation
         np.put_along_axis(edit(), generated, seen, axis=1)
     n = config.no_repeat_ngram_size
     if n and generated.shape[1] >= n:
-        for row, tokens in enumerate(generated.tolist()):
-            prefix = tuple(tokens[len(tokens) - n + 1:]) if n > 1 else ()
-            banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tuple(tokens[i:i + n - 1]) == prefix}
-            if banned:
-                edit()[row, list(banned)] = -np.inf
+        # every earlier n-gram whose first n-1 tokens are the last n-1: its last token is banned
+        windows = np.lib.stride_tricks.sliding_window_view(generated, n, axis=1)  # (N, W, n)
+        last = generated[:, generated.shape[1] - n + 1:]  # (N, n-1)
+        rows, starts = np.nonzero((windows[:, :, :n - 1] == last[:, None, :]).all(-1))
+        if len(rows):
+            edit()[rows, windows[rows, starts, n - 1]] = -np.inf
     if new_tokens < config.min_length:
         edit()[:, eos_id] = -np.inf
     return logits if normalized and not writable else log_softmax(logits)
@@ -263,7 +264,7 @@ def _beam_search(step, prefix, eos_id, config, state, reorder, framework) -> lis
         vocab = log_probs.shape[1]
         total = (scores[:, None] + log_probs).reshape(batch, width * vocab)  # (B, K V)
         wanted = min(2 * width, width * vocab)
-        top_index = np.argpartition(-total, wanted - 1, axis=1)[:, :wanted] if wanted < width * vocab else \
+        top_index = np.argpartition(total, -wanted, axis=1)[:, -wanted:] if wanted < width * vocab else \
             np.broadcast_to(np.arange(width * vocab), (batch, width * vocab))
         top_scores = np.take_along_axis(total, top_index, axis=1)  # (B, 2K)
         order = np.lexsort((top_index, -top_scores), axis=1)  # best first, ties by index

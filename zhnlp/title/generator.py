@@ -110,7 +110,7 @@ class TitleGenerator:
                  do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int | None = None, max_length: int | None = None, min_length: int = 1,
                  length_penalty: float = 1.0, no_repeat_ngram_size: int = DEFAULT_NO_REPEAT, repetition_penalty: float = 1.0,
-                 batch_size: int = 64, show_progress_bar: bool = False,
+                 batch_size: int = 32, show_progress_bar: bool = False,
                  on_batch: Callable[[int], None] | None = None) -> list[TitleResult]:
         """A TitleResult per article, in order. Beam search by default; ``do_sample`` samples
         ``num_return`` titles (consistent top-k/top-p: the end token is always a candidate).

@@ -14,7 +14,7 @@ from .folder import BOS_ID, EOS_ID, TITLE_TASK_ID
 
 
 def pointer_titles(model, vocab: CharVocab, articles: Sequence[str], generation: GenerationConfig,
-                   max_source_length: int, batch_size: int = 64, device=None,
+                   max_source_length: int, batch_size: int = 32, device=None,
                    on_batch=None) -> list[tuple[list[tuple[str, float]], bool]]:
     """Per article: ([(title, score)] best first, truncated) where truncated says the best
     hypothesis was cut at max_length. ``model``: a PointerGenerator (``device`` given: torch) or a

@@ -209,7 +209,7 @@ def _greedy_dev_scores(network, vocab, dev_pairs, config, device) -> dict:
 
 
 def evaluate_title(model: str | os.PathLike | None, data: str | os.PathLike, device: str = "auto",
-                   num_beams: int | None = None, batch_size: int = 64, lead_k: int | None = None,
+                   num_beams: int | None = None, batch_size: int = 32, lead_k: int | None = None,
                    limit: int | None = None, encoding: str = "utf-8", show_progress: bool = False,
                    **generation) -> dict:
     """Rouge-1/2/L and BLEU of a model folder's titles for ``data`` (all of it: give a dev or test

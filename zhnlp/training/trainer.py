@@ -134,10 +134,11 @@ def _log(message: str) -> None:
 
 def count_tokens(batch: dict) -> tuple[int, int]:
     """(tokens, examples) of a batch: the attention mask's ones, where a 3-D mask (B, T, T) counts
-    the positions that attend to anything; else the non-zero input ids."""
+    the positions that attend to anything; else the non-zero input ids (or source ids, for a
+    seq2seq batch without a mask)."""
     mask = batch.get("attention_mask")
     if mask is None:
-        mask = batch.get("input_ids")
+        mask = batch.get("input_ids", batch.get("source_ids"))
     if mask is None:
         return 0, 0
     if mask.ndim == 3:  # (B, T, T): a seq2seq mask; a padded position attends to nothing
