@@ -283,7 +283,7 @@ def test_unilm_trains_saves_and_titles_through_the_same_api(tmp_path):
                     encoding="utf-8")
     summary = train_title(data, tmp_path / "u", model=str(_tiny_bert(tmp_path)), batch_size=4, show_progress=False,
                           trainer_config=TrainerConfig(max_steps=8, lr=1e-3, warmup_steps=1, eval_every=4,
-                                                       metric="rouge-l"))
+                                                       metric="rouge-l", adversarial="fgm"))
     assert summary["steps"] == 8 and summary["dev_pairs"] == 4
     assert (tmp_path / "u" / "bert" / "config.json").is_file()
     generator = TitleGenerator.from_pretrained(tmp_path / "u", device="cpu")

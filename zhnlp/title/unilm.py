@@ -85,6 +85,9 @@ class UniLM(nn.Module):
                              - {self.sep_id, None})
         self.max_positions = bert_config.max_position_embeddings
 
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.masked_lm.get_input_embeddings()  # what FGM perturbs
+
     # ------------------------------------------------------------------ text to ids
     def token_ids(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
