@@ -248,6 +248,8 @@ def test_unilm_runs_the_bert_as_transformers_does_under_the_seq2seq_mask(tmp_pat
     assert torch.allclose(a[0, :11], b[0, :11], atol=1e-6) and not torch.allclose(a[0, 11:], b[0, 11:])
     loss, counted = unilm(input_ids, token_types, torch.tensor([labels]))
     assert int(counted) == 5 and torch.isfinite(loss)
+    long = unilm.source_ids("基于" + "图" * 500)  # the source cut to what the positions leave the title (128 - 48)
+    assert len(long) == 80 and unilm.tokenizer.convert_ids_to_tokens(long[:3]) == ["[CLS]", "基", "于"]
 
 
 @needs_torch

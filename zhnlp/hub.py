@@ -94,6 +94,20 @@ def check_model_type(folder: Path, name: str, expected: str | tuple[str, ...]) -
                               MAKE.get(accepted[0], f"give a {wanted} model folder"))
 
 
+def resolve_model_or_shipped(name_or_path: str | os.PathLike | None, model_type: str, required: tuple[str, ...],
+                             what: str, train_hint: str) -> Path:
+    """The folder for a task's ``--model``: None is the model shipped with zhnlp (data/models/TYPE),
+    anything else goes through ``resolve_model`` and must hold a ``model_type`` model."""
+    if name_or_path is None:
+        from .info import shipped_model_dir
+
+        folder = shipped_model_dir(model_type)
+        if not folder.is_dir():
+            raise ModelNotFoundError(f"no {what} folder: {folder}", f"{train_hint}, then pass --model DIR")
+        return folder
+    return resolve_model(name_or_path, required=required, what=what, expected=model_type)
+
+
 def resolve_model(name_or_path: str | os.PathLike, required: tuple[str, ...] = ("config.json",),
                   weights: bool = False, what: str = "model",
                   expected: str | tuple[str, ...] | None = None, example: str | None = None) -> Path:
@@ -150,3 +164,28 @@ def _hub_snapshot(repo_id: str, required: tuple[str, ...], weights: bool) -> Pat
 def _offline() -> bool:
     return any(os.environ.get(var, "").lower() in ("1", "true", "yes", "on")
                for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def write_model_folder(directory: str | os.PathLike, config, vocab: list[str], weights: dict,
+                       training: dict | None = None) -> Path:
+    """A zhnlp model folder: config.json (the config dataclass, zhnlp's version and, when given, the
+    training record), model.safetensors (numpy arrays) and vocab.txt, each written atomically."""
+    import json
+    from dataclasses import asdict
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from . import __version__
+    from .outputs import atomic_path, write_text
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / "model.safetensors") as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(tmp))
+    write_text(directory / "vocab.txt", "\n".join(vocab) + "\n")
+    document = {**asdict(config), "zhnlp_version": __version__}
+    if training is not None:
+        document["training"] = training
+    write_text(directory / "config.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return directory

@@ -46,22 +46,17 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     also learn each pair reversed (lower line in, upper line out), twice the pairs; the
     correspondence of characters goes both ways. ``shortlist_size``: lower characters per upper
     character the decoder scores (shortlist.py; 0: none, the whole vocabulary)."""
-    import shutil
     from dataclasses import asdict
 
     from ..optional import require
 
     require("torch", "zhnlp train couplet")
-    from ..outputs import check_output_folder, write_text
-    from ..training import Trainer, checkpoint_dir, resume_model_config, saved_state, seed_everything
+    from ..outputs import write_text
+    from ..training import Trainer, epoch_schedule, resume_model_config, seed_everything, start_run
     from .model import CoupletModel
 
     output_dir = Path(output_dir)
-    if restart:
-        shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
-    resuming = saved_state(output_dir) is not None
-    if not resuming:
-        check_output_folder(output_dir, force, training=True)
+    resuming = start_run(output_dir, restart, force)
     given = asdict(config) if isinstance(config, CoupletConfig) else dict(config or {})
     given.pop("vocab_size", None)
     given.pop("model_type", None)
@@ -85,10 +80,7 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     model = CoupletModel(config, vocab)
     batches = CoupletBatches(train_pairs, vocab, batch_size, config.max_length, seed=trainer_config.seed)
     dev = CoupletBatches(dev_pairs, vocab, 256, config.max_length, shuffle=False)
-    trainer_config.eval_every = trainer_config.eval_every or len(batches)  # once per epoch
-    trainer_config.save_every = min(trainer_config.save_every, len(batches))
-    if not trainer_config.max_steps:  # 0: as many steps as `epochs` epochs take
-        trainer_config.max_steps = epochs * len(batches)
+    epoch_schedule(trainer_config, len(batches), epochs)
 
     def export(trained, directory):
         trained.save_pretrained(directory, vocab, training={**asdict(trainer_config), "batch_size": batch_size,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,23 +52,11 @@ class PointerConfig:
         return cls(**known)
 
 
-def default_model_dir() -> Path:
-    """The title model shipped with the package (data/models/title)."""
-    from ..info import shipped_model_dir
-
-    return shipped_model_dir("title")
-
-
 def resolve_folder(name_or_path: str | os.PathLike | None) -> Path:
     """The title model folder for ``--model`` (None: the shipped one)."""
-    from ..hub import resolve_model
+    from ..hub import resolve_model_or_shipped
 
-    if name_or_path is None:
-        folder = default_model_dir()
-        if not folder.is_dir():
-            raise InputError(f"no title model folder: {folder}", f"{TRAIN_HINT}, then pass --model DIR")
-        return folder
-    return resolve_model(name_or_path, required=(CONFIG_FILE,), what="title model", expected=MODEL_TYPE)
+    return resolve_model_or_shipped(name_or_path, MODEL_TYPE, (CONFIG_FILE,), "title model", TRAIN_HINT)
 
 
 def read_config(directory: str | os.PathLike) -> dict:
@@ -132,20 +120,7 @@ def load_weights(directory: str | os.PathLike, shapes: dict[str, tuple[int, ...]
 
 def write_folder(directory: str | os.PathLike, config, vocab: list[str], weights: dict[str, np.ndarray],
                  training: dict | None = None) -> Path:
-    """config.json (with zhnlp's version and the training record), model.safetensors and vocab.txt,
-    each written atomically."""
-    from safetensors.numpy import save_file
+    """config.json, model.safetensors and vocab.txt, written atomically (hub.write_model_folder)."""
+    from ..hub import write_model_folder
 
-    from .. import __version__
-    from ..outputs import atomic_path, write_text
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, str(tmp))
-    write_text(directory / VOCAB_FILE, "\n".join(vocab) + "\n")
-    document = {**asdict(config), "zhnlp_version": __version__}
-    if training is not None:
-        document["training"] = training
-    write_text(directory / CONFIG_FILE, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    return directory
+    return write_model_folder(directory, config, vocab, weights, training)

@@ -24,44 +24,30 @@ LIGHT_TRAINING = dict(max_steps=0, lr=1e-3, warmup_steps=200, weight_decay=0.0, 
                       patience=4, grad_clip=2.0, ema_decay=0.998)
 
 
-class TitleBatches:
-    """Resumable, length-bucketed batches of (task, source, target) examples for the light model."""
+def title_batches(examples: list[tuple[int, str, str]], vocab, config: PointerConfig, batch_size: int,
+                  seed: int = 0, shuffle: bool = True):
+    """Resumable, length-bucketed batches of (task, source, target) examples for the light model:
+    source ids, their extended ids, target extended ids ending in [EOS]."""
+    import numpy as np
 
-    def __init__(self, examples: list[tuple[int, str, str]], vocab, config: PointerConfig, batch_size: int,
-                 seed: int = 0, shuffle: bool = True):
-        import numpy as np
+    from ..training import LengthBucketedBatches
+    from .encoding import pad
 
-        from ..training import LengthBucketedBatches
-        from .encoding import pad
+    encoded = []
+    for task, source, target in examples:
+        ids, extended, oovs = vocab.encode_source(source, task, config.max_source_length)
+        encoded.append((ids, extended, vocab.encode_target(target, oovs, config.max_target_length)))
 
-        self.encoded = []
-        for task, source, target in examples:
-            ids, extended, oovs = vocab.encode_source(source, task, config.max_source_length)
-            self.encoded.append((ids, extended, vocab.encode_target(target, oovs, config.max_target_length)))
+    def collate(indices):
+        import torch
 
-        def collate(indices):
-            import torch
+        rows = [encoded[i] for i in indices]
+        return {"source_ids": torch.from_numpy(pad([r[0] for r in rows])),
+                "source_extended": torch.from_numpy(pad([r[1] for r in rows])),
+                "target_ids": torch.from_numpy(pad([r[2] for r in rows]))}
 
-            rows = [self.encoded[i] for i in indices]
-            return {"source_ids": torch.from_numpy(pad([r[0] for r in rows])),
-                    "source_extended": torch.from_numpy(pad([r[1] for r in rows])),
-                    "target_ids": torch.from_numpy(pad([r[2] for r in rows]))}
-
-        lengths = np.array([len(e[0]) for e in self.encoded])
-        self.batches = LengthBucketedBatches(lengths, collate, batch_size, seed=seed, shuffle=shuffle, pool_batches=20)
-        self.batch_size = batch_size
-
-    def __iter__(self):
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def state_dict(self) -> dict:
-        return self.batches.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.batches.load_state_dict(state)
+    return LengthBucketedBatches(np.array([len(e[0]) for e in encoded]), collate, batch_size, seed=seed,
+                                 shuffle=shuffle, pool_batches=20)
 
 
 def lead_k_of(pairs: list[TitlePair]) -> int:
@@ -109,24 +95,18 @@ def train_title(data: str | os.PathLike, output_dir: str | os.PathLike, model: s
         return train_unilm(data, output_dir, model, dev=dev, dev_fraction=dev_fraction, split_seed=split_seed,
                            trainer_config=trainer_config, batch_size=batch_size, epochs=epochs or 10, restart=restart,
                            force=force, show_progress=show_progress, encoding=encoding, **unilm_options)
-    import shutil
-
     from ..optional import require
 
     require("torch", "zhnlp train title")
-    from ..outputs import check_output_folder, write_text
-    from ..training import Trainer, checkpoint_dir, resume_model_config, saved_state, seed_everything
+    from ..outputs import write_text
+    from ..training import Trainer, epoch_schedule, resume_model_config, seed_everything, start_run
     from .encoding import CharVocab, build_vocab
     from .folder import VOCAB_FILE, read_vocab
     from .pointer_model import PointerGenerator
     from .pretraining import noised_titles, read_keywords, read_titles
 
     output_dir = Path(output_dir)
-    if restart:
-        shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
-    resuming = saved_state(output_dir) is not None
-    if not resuming:
-        check_output_folder(output_dir, force, training=True)
+    resuming = start_run(output_dir, restart, force)
     given = asdict(config) if isinstance(config, PointerConfig) else dict(config or {})
     for key in ("vocab_size", "model_type", "architecture"):
         given.pop(key, None)
@@ -162,13 +142,8 @@ def train_title(data: str | os.PathLike, output_dir: str | os.PathLike, model: s
 
         with torch.no_grad():
             fill_report = str(Vectors.from_pretrained(vectors).fill(network.embedding.weight, tokens))
-    batches = TitleBatches(examples, vocab, config, batch_size, seed=trainer_config.seed)
-    trainer_config.eval_every = trainer_config.eval_every or len(batches)  # once per epoch
-    trainer_config.save_every = min(trainer_config.save_every, len(batches))
-    if not dev_pairs:
-        trainer_config.metric, trainer_config.patience = "", 0
-    if not trainer_config.max_steps:
-        trainer_config.max_steps = epochs * len(batches)
+    batches = title_batches(examples, vocab, config, batch_size, seed=trainer_config.seed)
+    epoch_schedule(trainer_config, len(batches), epochs, evaluate=bool(dev_pairs))
 
     def evaluate(trained):
         return _greedy_dev_scores(trained, vocab, dev_pairs, config, trainer.setup.device)

@@ -260,42 +260,26 @@ UNILM_TRAINING = dict(max_steps=0, lr=2e-5, warmup_steps=100, weight_decay=0.01,
                       patience=2)  # bert4keras' CSL example: Adam 1e-5..2e-5, a few epochs
 
 
-class UniLMBatches:
+def unilm_batches(unilm: UniLM, pairs, batch_size: int, seed: int = 0, shuffle: bool = True):
     """Resumable, length-bucketed UniLM batches: input ids, segment ids and next-token labels."""
+    import numpy as np
 
-    def __init__(self, unilm: UniLM, pairs, batch_size: int, seed: int = 0, shuffle: bool = True):
-        import numpy as np
+    from ..training import LengthBucketedBatches
 
-        from ..training import LengthBucketedBatches
+    rows = [unilm.training_example(p.abstract, p.title) for p in pairs]
 
-        self.rows = [unilm.training_example(p.abstract, p.title) for p in pairs]
-        pad_id = unilm.pad_id
+    def collate(indices):
+        chosen = [rows[i] for i in indices]
+        longest = max(len(r[0]) for r in chosen)
+        ids = torch.full((len(chosen), longest), unilm.pad_id, dtype=torch.long)
+        types = torch.zeros((len(chosen), longest), dtype=torch.long)
+        labels = torch.full((len(chosen), longest), -100, dtype=torch.long)
+        for i, (a, b, c) in enumerate(chosen):
+            ids[i, :len(a)], types[i, :len(b)], labels[i, :len(c)] = torch.tensor(a), torch.tensor(b), torch.tensor(c)
+        return {"input_ids": ids, "token_type_ids": types, "labels": labels}
 
-        def collate(indices):
-            chosen = [self.rows[i] for i in indices]
-            longest = max(len(r[0]) for r in chosen)
-            ids = torch.full((len(chosen), longest), pad_id, dtype=torch.long)
-            types = torch.zeros((len(chosen), longest), dtype=torch.long)
-            labels = torch.full((len(chosen), longest), -100, dtype=torch.long)
-            for i, (a, b, c) in enumerate(chosen):
-                ids[i, :len(a)], types[i, :len(b)], labels[i, :len(c)] = torch.tensor(a), torch.tensor(b), torch.tensor(c)
-            return {"input_ids": ids, "token_type_ids": types, "labels": labels}
-
-        self.batches = LengthBucketedBatches(np.array([len(r[0]) for r in self.rows]), collate, batch_size,
-                                             seed=seed, shuffle=shuffle, pool_batches=20)
-        self.batch_size = batch_size
-
-    def __iter__(self):
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def state_dict(self) -> dict:
-        return self.batches.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.batches.load_state_dict(state)
+    return LengthBucketedBatches(np.array([len(r[0]) for r in rows]), collate, batch_size, seed=seed, shuffle=shuffle,
+                                 pool_batches=20)
 
 
 def train_unilm(data, output_dir, model: str | os.PathLike, dev=None, dev_fraction: float = 0.2, split_seed: int = 0,
@@ -304,32 +288,21 @@ def train_unilm(data, output_dir, model: str | os.PathLike, dev=None, dev_fracti
     """UniLM fine-tuning of a BERT folder or hub id on title pairs; resumable in ``output_dir``.
     Kept by dev Rouge-L (greedy) once per epoch; exported as a title folder (config.json + bert/).
     Resuming starts from the checkpoint's weights (the BERT given is read for its shape and tokenizer)."""
-    import shutil
-
     from ..optional import require
 
     require("torch", "zhnlp train title --model")
     require("transformers", "zhnlp train title --model")
-    from ..outputs import check_output_folder
-    from ..training import Trainer, TrainerConfig, checkpoint_dir, saved_state
+    from ..training import Trainer, TrainerConfig, epoch_schedule, start_run
     from .train import _split, lead_k_of
 
     output_dir = Path(output_dir)
-    if restart:
-        shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
-    if saved_state(output_dir) is None:
-        check_output_folder(output_dir, force, training=True)
+    start_run(output_dir, restart, force)
     config = UniLMConfig(**({"max_source_length": max_source_length} if max_source_length else {}))
     unilm = UniLM.from_bert(model, config)
     train_pairs, dev_pairs, _ = _split(data, dev, dev_fraction, split_seed, encoding)
     trainer_config = trainer_config or TrainerConfig(**UNILM_TRAINING)
-    batches = UniLMBatches(unilm, train_pairs, batch_size, seed=trainer_config.seed)
-    trainer_config.eval_every = trainer_config.eval_every or len(batches)
-    trainer_config.save_every = min(trainer_config.save_every, len(batches))
-    if not dev_pairs:
-        trainer_config.metric, trainer_config.patience = "", 0
-    if not trainer_config.max_steps:
-        trainer_config.max_steps = epochs * len(batches)
+    batches = unilm_batches(unilm, train_pairs, batch_size, seed=trainer_config.seed)
+    epoch_schedule(trainer_config, len(batches), epochs, evaluate=bool(dev_pairs))
 
     def evaluate(trained):
         from ..generation import GenerationConfig, generate

@@ -80,6 +80,33 @@ def saved_state(output_dir: str | os.PathLike, stage: str = "") -> dict | None:
     return None
 
 
+def epoch_schedule(config, batches_per_epoch: int, epochs: int, evaluate: bool = True) -> None:
+    """Fill a TrainerConfig's unset counts in epochs: an evaluation per epoch, a checkpoint at least
+    once an epoch, ``epochs`` epochs when max_steps is 0; without evaluation, no metric to keep the
+    best by and no early stopping."""
+    config.eval_every = config.eval_every or batches_per_epoch
+    config.save_every = min(config.save_every, batches_per_epoch)
+    if not evaluate:
+        config.metric, config.patience = "", 0
+    if not config.max_steps:
+        config.max_steps = epochs * batches_per_epoch
+
+
+def start_run(output_dir: str | os.PathLike, restart: bool = False, force: bool = False, stage: str = "") -> bool:
+    """Before a training job: with ``restart`` the checkpoint in ``output_dir`` is dropped; a new run
+    checks that the folder may be written (``force``). Returns whether the job resumes."""
+    import shutil
+
+    from ..outputs import check_output_folder
+
+    if restart:
+        shutil.rmtree(checkpoint_dir(output_dir, stage), ignore_errors=True)
+    resuming = saved_state(output_dir, stage) is not None
+    if not resuming:
+        check_output_folder(output_dir, force, training=True)
+    return resuming
+
+
 def resume_model_config(output_dir: str | os.PathLike, given: dict, flags: dict[str, str] | None = None,
                         stage: str = "") -> dict | None:
     """The model config to build the model with: the checkpoint's when there is one (nanoGPT's
