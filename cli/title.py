@@ -25,7 +25,9 @@ def _read_article(article: str, encoding: str) -> tuple[str, str | None]:
     if article == "-" or looks_like_file(article):
         text = "".join(iter_text_blocks(resolve_sources(article), encoding))
         return text, "<stdin>" if article == "-" else article
-    if article.endswith((".txt", ".tsv")) or ("/" in article and len(article) < 200 and "\n" not in article):
+    from zhnlp.chars import has_han
+
+    if article.endswith((".txt", ".tsv")) or ("/" in article and not has_han(article) and " " not in article.strip()):
         raise InputError(f"no such file: {article}", "check the path, or quote the article's text to title it")
     return article, None
 

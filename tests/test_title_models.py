@@ -198,6 +198,8 @@ def test_title_command_files_lines_json_and_bad_input(tmp_path):
     assert blank.exit_code == 1 and "empty article" in blank.stderr
     missing = _cli("title", "article.txt", "--model", folder)
     assert missing.exit_code == 1 and "no such file" in missing.stderr
+    assert _cli("title", "data/abstracts", "--model", folder).exit_code == 1  # a path, not an article
+    assert _cli("title", "基于TCP/IP的网络控制", "--model", folder).exit_code == 0  # an article with a slash
     wrong = _cli("title", article, "--model", tmp_path / "nowhere")
     assert wrong.exit_code == 1 and "Traceback" not in wrong.output
 
