@@ -7,10 +7,10 @@ the line; blank lines are skipped.
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..splits import dev_split
 
 CSL_TASK = "to title"
 
@@ -40,10 +40,4 @@ def read_title_pairs(path: str | os.PathLike, encoding: str = "utf-8") -> list[T
     return pairs
 
 
-def dev_split(pairs: list[TitlePair], fraction: float = 0.2, seed: int = 0) -> tuple[list[TitlePair], list[TitlePair]]:
-    """(train, dev): ``fraction`` of the pairs drawn with ``seed`` for dev, the rest for train, each in
-    the file's order."""
-    if not 0.0 < fraction < 1.0:
-        raise InputError(f"dev fraction {fraction} is outside (0, 1)", "use e.g. 0.2")
-    chosen = set(random.Random(seed).sample(range(len(pairs)), max(1, round(fraction * len(pairs)))))
-    return ([p for i, p in enumerate(pairs) if i not in chosen], [p for i, p in enumerate(pairs) if i in chosen])
+__all__ = ["CSL_TASK", "TitlePair", "dev_split", "read_title_pairs"]

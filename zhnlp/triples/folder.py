@@ -1,0 +1,55 @@
+"""A triple-extraction model folder, read and written without torch: config.json (``model_type:
+triples``), model.safetensors, vocab.txt (characters) and predicates.txt (the schema's predicates,
+one per line, in the order of the object head's channels)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+MODEL_TYPE = "triples"
+PREDICATES_FILE = "predicates.txt"
+TRAIN_HINT = "train one: zhnlp train triples --data ../shared/data/triples -o DIR"
+PAD, UNK = "[PAD]", "[UNK]"
+
+
+@dataclass
+class TripleConfig:
+    """The light model: kg-2019's DGCNN (Su Jianlin's 2019 system) on characters, half-pointer,
+    half-tagging heads (kexue.fm/archives/7161)."""
+    vocab_size: int = 0
+    num_predicates: int = 0
+    embedding_dim: int = 128  # characters, positions and the gated convolutions' channels
+    dilations: tuple[int, ...] = (1, 2, 5, 1, 2, 5, 1, 2, 5, 1, 1, 1)  # kg-2019's: 1, 2, 5 three times, then 1, 1, 1
+    kernel_size: int = 3
+    attention_heads: int = 8  # the self-attention before the subject pointer, as kg-2019
+    dropout: float = 0.25
+    max_positions: int = 512  # position embeddings; longer sentences are read in overlapping windows
+    model_type: str = field(default=MODEL_TYPE)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TripleConfig":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "dilations" in known:
+            known["dilations"] = tuple(known["dilations"])
+        known["model_type"] = MODEL_TYPE
+        return cls(**known)
+
+
+def resolve_folder(name_or_path: str | os.PathLike | None) -> Path:
+    """The triples model folder for ``--model`` (None: the shipped one)."""
+    from ..hub import resolve_model_or_shipped
+
+    return resolve_model_or_shipped(name_or_path, MODEL_TYPE, ("config.json", "model.safetensors", "vocab.txt",
+                                                               PREDICATES_FILE), "triples model", TRAIN_HINT)
+
+
+def read_lines(path: Path, size: int | None = None) -> list[str]:
+    if not path.is_file():
+        raise InputError(f"model folder {path.parent} lacks {path.name}", TRAIN_HINT)
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    if size is not None and len(lines) != size:
+        raise InputError(f"{path} has {len(lines)} entries; config.json says {size}", TRAIN_HINT)
+    return lines
