@@ -53,3 +53,17 @@ def read_lines(path: Path, size: int | None = None) -> list[str]:
     if size is not None and len(lines) != size:
         raise InputError(f"{path} has {len(lines)} entries; config.json says {size}", TRAIN_HINT)
     return lines
+
+
+def write_triples_folder(model, directory: str | os.PathLike, vocab: list[str], predicates: list[str],
+                         training: dict | None = None) -> Path:
+    """The model's folder: config.json, model.safetensors (half precision), vocab.txt, predicates.txt."""
+    import torch
+
+    from ..hub import write_model_folder
+    from ..outputs import write_text
+
+    weights = {k: v.detach().to("cpu", torch.float16).contiguous().numpy() for k, v in model.state_dict().items()}
+    directory = write_model_folder(directory, model.config, vocab, weights, training)
+    write_text(Path(directory) / PREDICATES_FILE, "\n".join(predicates) + "\n")
+    return Path(directory)

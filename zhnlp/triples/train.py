@@ -1,0 +1,161 @@
+"""Training and evaluating the light triple extractor on the shared training stack.
+
+Each training sentence is labelled with the first occurrence of every gold subject (start and end
+pointers) and, for one subject drawn per sentence per batch, its objects per predicate. The subject
+trained on is drawn as the original draws it: a random start among the gold subjects' starts and a
+random end at or after it among their ends, so that a start and end of different subjects make a
+negative (no objects). Kept by dev F1 (exact match), evaluated with the EMA's weights.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .data import Sentence, Triple, read_schema, read_sentences
+from .folder import PAD, PREDICATES_FILE, UNK, TripleConfig
+
+TRIPLES_TRAINING = dict(max_steps=0, lr=1e-3, warmup_steps=200, weight_decay=0.0, save_every=500, metric="f1",
+                        patience=3, ema_decay=0.999)  # EMA 0.999 and lr 1e-3 as Su's extraction recipe
+MODEL_FLAGS = {"embedding_dim": "--width", "dilations": "--dilations"}
+
+
+def build_vocab(sentences: list[Sentence], min_count: int = 2) -> list[str]:
+    counts = Counter(ch for s in sentences for ch in s.text)
+    return [PAD, UNK, *(ch for ch, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count)]
+
+
+def label(sentence: Sentence, predicate_index: dict[str, int]):
+    """(subject spans, {subject span: [(object start, object end, predicate id)]}), end inclusive,
+    first occurrences (as the original's search)."""
+    spoes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for triple in sentence.triples:
+        s = sentence.text.find(triple.subject)
+        o = sentence.text.find(triple.object)
+        if s < 0 or o < 0:
+            continue
+        spoes.setdefault((s, s + len(triple.subject) - 1), []).append(
+            (o, o + len(triple.object) - 1, predicate_index[triple.predicate]))
+    return spoes
+
+
+def triple_batches(sentences, vocab_index, predicates, batch_size: int, seed: int = 0, shuffle: bool = True,
+                   max_positions: int = 512):
+    """Resumable, length-bucketed batches; the subject each sentence trains on is drawn from a
+    generator seeded by the batch (the same batch draws the same subject after a resume)."""
+    import torch
+
+    from ..training import LengthBucketedBatches
+
+    predicate_index = {p: i for i, p in enumerate(predicates)}
+    kept = [s for s in sentences if len(s.text) <= max_positions]
+    encoded = [(np.array([vocab_index.get(ch, 1) for ch in s.text], dtype=np.int64), label(s, predicate_index))
+               for s in kept]
+
+    def collate(indices):
+        rng = np.random.default_rng([seed, *map(int, indices)])
+        longest = max(len(encoded[i][0]) for i in indices)
+        ids = torch.zeros((len(indices), longest), dtype=torch.long)
+        subject_labels = torch.zeros((len(indices), longest, 2))
+        subject_spans = torch.zeros((len(indices), 2), dtype=torch.long)
+        object_labels = torch.zeros((len(indices), longest, len(predicates), 2))
+        for row, i in enumerate(indices):
+            chars, spoes = encoded[i]
+            ids[row, :len(chars)] = torch.from_numpy(chars)
+            if not spoes:
+                continue
+            for s, e in spoes:
+                subject_labels[row, s, 0] = subject_labels[row, e, 1] = 1
+            starts = np.array(sorted({s for s, _ in spoes}))
+            ends = np.array(sorted({e for _, e in spoes}))
+            start = int(rng.choice(starts))
+            after = ends[ends >= start]
+            end = int(rng.choice(after)) if len(after) else start
+            subject_spans[row] = torch.tensor([start, end])
+            for o_start, o_end, p in spoes.get((start, end), []):
+                object_labels[row, o_start, p, 0] = object_labels[row, o_end, p, 1] = 1
+        return {"input_ids": ids, "subject_labels": subject_labels, "subject_spans": subject_spans,
+                "object_labels": object_labels}
+
+    return LengthBucketedBatches(np.array([len(e[0]) for e in encoded]), collate, batch_size, seed=seed,
+                                 shuffle=shuffle, pool_batches=20), len(sentences) - len(kept)
+
+
+def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: str | os.PathLike | None = None,
+                  dev_fraction: float = 0.1, split_seed: int = 0, config: TripleConfig | dict | None = None,
+                  trainer_config=None, batch_size: int = 64, epochs: int = 20, restart: bool = False,
+                  force: bool = False, show_progress: bool = True, encoding: str = "utf-8") -> dict:
+    """Train the light extractor on ``data`` (a folder with train.json and schema.json, as
+    ../shared/data/triples); resumable in ``output_dir``. The dev split: ``dev`` or ``dev_fraction``
+    of train drawn with ``split_seed``."""
+    from ..optional import require
+
+    require("torch", "zhnlp train triples")
+    from ..outputs import write_text
+    from ..splits import dev_split
+    from ..training import Trainer, TrainerConfig, epoch_schedule, resume_model_config, seed_everything, start_run
+    from .extract import extract_batch
+    from .folder import read_lines
+    from .metrics import triple_scores
+    from .model import TripleModel
+
+    data = Path(data)
+    output_dir = Path(output_dir)
+    resuming = start_run(output_dir, restart, force)
+    given = asdict(config) if isinstance(config, TripleConfig) else dict(config or {})
+    for key in ("vocab_size", "num_predicates", "model_type"):
+        given.pop(key, None)
+    saved = resume_model_config(output_dir, given, MODEL_FLAGS)
+    config = TripleConfig.from_dict(saved if saved is not None else given)
+    predicates = read_schema(data / "schema.json", encoding)
+    sentences, report = read_sentences(data / "train.json", predicates, encoding)
+    if dev is not None:
+        train, held = sentences, read_sentences(dev, predicates, encoding)[0]
+    else:
+        train, held = dev_split(sentences, dev_fraction, split_seed)
+    trainer_config = trainer_config or TrainerConfig(**TRIPLES_TRAINING)
+    vocab_file = output_dir / "vocab.txt"
+    if resuming and vocab_file.is_file():
+        vocab = read_lines(vocab_file)
+    else:
+        vocab = build_vocab(train)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_text(vocab_file, "\n".join(vocab) + "\n")
+        write_text(output_dir / PREDICATES_FILE, "\n".join(predicates) + "\n")
+    vocab_index = {ch: i for i, ch in enumerate(vocab)}
+    config.vocab_size, config.num_predicates = len(vocab), len(predicates)
+    seed_everything(trainer_config.seed)
+    model = TripleModel(config)
+    batches, too_long = triple_batches(train, vocab_index, predicates, batch_size, trainer_config.seed,
+                                       max_positions=config.max_positions)
+    epoch_schedule(trainer_config, len(batches), epochs, evaluate=bool(held))
+
+    def evaluate(trained):
+        found = extract_batch(trained, vocab_index, predicates, [s.text for s in held], batch_size=128,
+                              device=trainer.setup.device)
+        trained.train()
+        scores = triple_scores([{Triple(t.subject, t.predicate, t.object) for t in f.triples} for f in found],
+                               [s.triples for s in held])
+        return {k: round(scores[k], 4) for k in ("precision", "recall", "f1")}
+
+    def export(trained, directory):
+        from .folder import write_triples_folder
+
+        write_triples_folder(trained, directory, vocab, predicates,
+                             training={**asdict(trainer_config), "batch_size": batch_size})
+
+    trainer = Trainer(model, trainer_config, output_dir, export=export, model_config=asdict(config),
+                      loss_fn=lambda m, b: m(b["input_ids"], b["subject_labels"], b["subject_spans"],
+                                             b["object_labels"]),
+                      show_progress=show_progress, record={"split_seed": split_seed, "dev_fraction": dev_fraction})
+    result = trainer.train(batches, evaluate=evaluate if held else None)
+    return {"output": str(output_dir), "steps": result.step, "epochs": round(result.step / len(batches), 2),
+            "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1),
+            "examples_per_second": round(batch_size * (result.step - result.resumed_from) /
+                                         max(result.training_seconds, 1e-9), 1),
+            "best_dev_f1": trainer.best, "device": trainer.setup.description, "train_sentences": len(train),
+            "dev_sentences": len(held), "skipped_triples": report.skipped_not_in_text, "too_long": too_long,
+            "parameters": sum(p.numel() for p in model.parameters())}
