@@ -21,6 +21,7 @@ from .common import (LARGE_INPUT_BYTES, EncodingOpt, ForceOpt, InputsArg, JsonOp
                      format_for, handle_errors, notice_pure_python, text_blocks, write_blocks)
 from .couplet import couplet, evaluate_app, train_app
 from .title import evaluate_title_command, title, train_title_command
+from .triples import evaluate_triples_command, train_triples_command, triples
 from .vectors import vectors_app
 from .wobert import tokenize, wobert_app
 
@@ -330,6 +331,9 @@ app.command()(couplet)
 app.command()(title)
 train_app.command("title")(train_title_command)
 evaluate_app.command("title")(evaluate_title_command)
+app.command()(triples)
+train_app.command("triples")(train_triples_command)
+evaluate_app.command("triples")(evaluate_triples_command)
 app.add_typer(train_app, name="train")
 app.add_typer(evaluate_app, name="evaluate")
 

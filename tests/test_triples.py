@@ -58,3 +58,118 @@ def test_the_dictionary_finds_training_triples_whose_subject_and_object_occur():
     dictionary = TripleDictionary([Sentence("《三体》是刘慈欣写的", [Triple("三体", "作者", "刘慈欣")])])
     assert dictionary("刘慈欣的三体很好看") == {Triple("三体", "作者", "刘慈欣")}
     assert dictionary("三体很好看") == set()  # the object is missing
+
+
+def test_each_start_takes_the_nearest_end_at_or_after_it_and_windows_overlap():
+    import numpy as np
+
+    from zhnlp.triples.extract import pair_spans, windows
+
+    starts = np.array([0.9, 0.1, 0.7, 0.1, 0.1])
+    ends = np.array([0.1, 0.6, 0.1, 0.1, 0.9])
+    assert pair_spans(starts, ends) == [(0, 1), (2, 4)]
+    assert pair_spans(np.array([0.1, 0.1, 0.9]), np.array([0.9, 0.1, 0.1])) == []  # no end after the start
+    assert windows(10, 32, 8) == [(0, 10)]
+    spans = windows(100, 32, 8)
+    assert spans[0] == (0, 32) and spans[-1][1] == 100 and all(b[0] == a[1] - 8 for a, b in zip(spans, spans[1:]))
+
+
+# ------------------------------------------------------------------------------------------ the model
+from .conftest import needs_torch, optional_module  # noqa: E402
+
+torch = optional_module("torch")
+NAMES = ["刘慈欣", "金庸", "冰火未央", "古龙", "韩寒", "三毛", "鲁迅", "老舍", "巴金", "钱钟书", "沈从文", "萧红"]
+BOOKS = ["三体", "天龙八部", "邪少兵王", "七种武器", "三重门", "撒哈拉", "呐喊", "茶馆", "家", "围城", "边城", "呼兰河传"]
+PLACES = ["北京", "香港", "上海", "苏州", "杭州", "重庆", "绍兴", "天津", "成都", "无锡", "湘西", "哈尔滨"]
+
+
+def _synthetic(tmp_path, sentences: int = 400, seed: int = 0):
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(sentences):
+        i, j = rng.randrange(12), rng.randrange(12)
+        if rng.random() < 0.5:
+            rows.append({"text": f"《{BOOKS[i]}》是{NAMES[j]}写的小说", "spo_list": [_spo(BOOKS[i], "作者", NAMES[j])]})
+        else:
+            rows.append({"text": f"{NAMES[i]}出生于{PLACES[j]}，后来去了{PLACES[(j + 1) % 12]}",
+                         "spo_list": [_spo(NAMES[i], "出生地", PLACES[j])]})
+    folder = tmp_path / "data"
+    folder.mkdir()
+    _write(folder / "train.json", rows)
+    _write(folder / "schema.json", SCHEMA)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    if torch is None:
+        pytest.skip("needs torch")
+    from zhnlp.training import TrainerConfig
+    from zhnlp.triples.train import train_triples
+
+    tmp_path = tmp_path_factory.mktemp("triples")
+    data = _synthetic(tmp_path)
+    config = {"embedding_dim": 32, "dilations": (1, 2, 1), "attention_heads": 2, "dropout": 0.0, "max_positions": 48}
+    summary = train_triples(data, tmp_path / "m", config=config, batch_size=32, show_progress=False,
+                            trainer_config=TrainerConfig(max_steps=240, lr=5e-3, warmup_steps=20, eval_every=120,
+                                                         metric="f1", ema_decay=0.0))
+    return tmp_path, summary
+
+
+@needs_torch
+def test_the_light_extractor_learns_triples_with_exact_spans(trained):
+    from zhnlp.triples import TripleExtractor
+
+    tmp_path, summary = trained
+    assert summary["steps"] == 240 and summary["best_dev_f1"] > 0.8
+    extractor = TripleExtractor.from_pretrained(tmp_path / "m", device="cpu")
+    found = extractor(["《围城》是金庸写的小说", "鲁迅出生于成都，后来去了天津"])
+    assert {(t.subject, t.predicate, t.object) for t in found[0].triples} == {("围城", "作者", "金庸")}
+    assert {(t.subject, t.predicate, t.object) for t in found[1].triples} == {("鲁迅", "出生地", "成都")}
+    for extraction in found:
+        for t in extraction.triples:
+            assert extraction.text[slice(*t.subject_span)] == t.subject
+            assert extraction.text[slice(*t.object_span)] == t.object and 0 < t.score <= 1
+    # a sentence longer than the model's 48 positions is read in overlapping windows: its tail's triple is found
+    long = "这是一段很长的开头，" * 6 + "《茶馆》是老舍写的小说"
+    tail = [t for t in extractor(long).triples if (t.subject, t.predicate, t.object) == ("茶馆", "作者", "老舍")]
+    assert len(tail) == 1 and long[slice(*tail[0].subject_span)] == "茶馆" and tail[0].subject_span[0] > 48
+
+
+@needs_torch
+def test_the_triples_command_prints_a_blank_line_after_each_sentence(trained, tmp_path):
+    from .test_title_models import _cli
+
+    model_dir, _ = trained
+    lines = tmp_path / "in.txt"
+    lines.write_text("《围城》是金庸写的小说\n\n鲁迅出生于成都，后来去了天津\n", encoding="utf-8")
+    plain = _cli("triples", lines, "--model", model_dir / "m", "--device", "cpu")
+    assert plain.exit_code == 0, plain.output
+    assert plain.stdout == "围城\t作者\t金庸\n\n\n鲁迅\t出生地\t成都\n\n"
+    shown = _cli("triples", lines, "--model", model_dir / "m", "--json")
+    records = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert len(records) == 3 and records[1] == {"text": "", "spo_list": []}
+    assert set(records[0]["spo_list"][0]) == {"subject", "predicate", "object", "subject_span", "object_span", "score"}
+    scored = _cli("evaluate", "triples", "--data", model_dir / "data" / "train.json", "--model", model_dir / "m",
+                  "--json")
+    assert json.loads(scored.stdout)["f1"] > 0.8
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "schema.json").write_text(json.dumps(SCHEMA[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    (bad / "train.json").write_text('{"text": "甲", "spo_list": []}\n{"text": \n', encoding="utf-8")
+    failed = _cli("train", "triples", "--data", bad, "-o", tmp_path / "out")
+    assert failed.exit_code == 1 and "train.json, line 2: malformed JSON" in failed.stderr
+
+
+@needs_torch
+def test_the_conditional_layer_norm_starts_as_a_plain_layer_norm():
+    from zhnlp.triples.model import ConditionalLayerNorm
+
+    layer = ConditionalLayerNorm(8, 16)
+    x, condition = torch.randn(2, 5, 8), torch.randn(2, 16)
+    assert torch.allclose(layer(x, condition), layer.norm(x))
+    with torch.no_grad():
+        layer.scale.weight.fill_(0.1)
+    assert not torch.allclose(layer(x, condition), layer.norm(x))  # the condition moves it once trained

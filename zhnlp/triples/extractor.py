@@ -1,0 +1,67 @@
+"""``TripleExtractor``: (subject, predicate, object) triples from sentences.
+
+    >>> from zhnlp.triples import TripleExtractor
+    >>> extract = TripleExtractor.from_pretrained("triples-model")  # doctest: +SKIP
+    >>> extract("《三体》是刘慈欣创作的长篇科幻小说").triples  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from ..errors import InputError
+from .extract import THRESHOLDS, Extraction, extract_batch
+
+
+class TripleExtractor:
+    def __init__(self, model, vocab: list[str], predicates: list[str], device, description: str):
+        self.model = model
+        self.vocab = vocab
+        self.vocab_index = {ch: i for i, ch in enumerate(vocab)}
+        self.predicates = predicates
+        self.device = device
+        self.description = description  # what it runs on, in words
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "auto") -> "TripleExtractor":
+        """A triples model folder, a name under $ZHNLP_MODELS or a hub id (default: the one shipped
+        with zhnlp, once there is one). ``device``: auto (CUDA when there is a GPU), cpu, cuda."""
+        import json
+
+        from ..optional import require
+
+        require("torch", "triple extraction")
+        from ..training import resolve_device
+        from .folder import PREDICATES_FILE, TRAIN_HINT, TripleConfig, read_lines, resolve_folder
+        from .model import TripleModel
+
+        folder = resolve_folder(name_or_path)
+        try:
+            config = TripleConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{folder}/config.json: not a triples model config ({exc})", TRAIN_HINT) from None
+        vocab = read_lines(folder / "vocab.txt", config.vocab_size)
+        predicates = read_lines(folder / PREDICATES_FILE, config.num_predicates)
+        from safetensors.torch import load_file
+
+        model = TripleModel(config)
+        try:
+            model.load_state_dict({k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()})
+        except (RuntimeError, OSError) as exc:
+            raise InputError(f"{folder}/model.safetensors does not fit config.json ({str(exc)[:160]})",
+                             TRAIN_HINT) from None
+        setup = resolve_device(device)
+        return cls(model.to(setup.device).eval(), vocab, predicates, setup.device, setup.description)
+
+    def extract(self, texts: str | Sequence[str], batch_size: int = 64, thresholds=THRESHOLDS,
+                object_thresholds=None) -> Extraction | list[Extraction]:
+        """An Extraction (text and triples with spans and scores) per text; a string gives one."""
+        single = isinstance(texts, str)
+        items = [texts] if single else list(texts)
+        if batch_size < 1:
+            raise InputError(f"batch size {batch_size} is below 1", "use --batch-size 1 or more")
+        found = extract_batch(self.model, self.vocab_index, self.predicates, items, thresholds, object_thresholds,
+                              batch_size, self.device)
+        return found[0] if single else found
+
+    __call__ = extract
