@@ -85,9 +85,9 @@ def train_triples_command(
     split_seed: Annotated[int, typer.Option("--split-seed")] = 0,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Most epochs; early stopping on dev F1 may end "
                                         "sooner.")] = 20,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="1e-3")] = None,
-    ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="0.999")] = None,
+    ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="0.995")] = None,
     adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
                                                        "embeddings.")] = None,
     epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")] = None,

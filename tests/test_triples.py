@@ -173,3 +173,31 @@ def test_the_conditional_layer_norm_starts_as_a_plain_layer_norm():
     with torch.no_grad():
         layer.scale.weight.fill_(0.1)
     assert not torch.allclose(layer(x, condition), layer.norm(x))  # the condition moves it once trained
+
+
+@needs_torch
+def test_the_numpy_runtime_computes_what_the_torch_model_computes(tmp_path):
+    import numpy as np
+
+    from zhnlp.triples.folder import TripleConfig
+    from zhnlp.triples.model import TripleModel
+    from zhnlp.triples.numpy_model import NumpyTripleModel
+
+    torch.manual_seed(0)
+    model = TripleModel(TripleConfig(vocab_size=30, num_predicates=3, embedding_dim=16, dilations=(1, 2),
+                                     attention_heads=2, max_positions=40)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.2)  # the zero-initialised condition included
+    twin = NumpyTripleModel(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
+    ids = np.array([[3, 4, 5, 6, 7, 8], [9, 10, 11, 0, 0, 0]])
+    spans = np.array([[1, 2], [0, 1]])
+    with torch.no_grad():
+        encoded, mask = model.encode(torch.from_numpy(ids))
+        subjects = model.subject_probs(encoded, mask).numpy()
+        objects = model.object_probs(encoded, torch.from_numpy(spans)).numpy()
+    encoded_np, mask_np = twin.encode(ids)
+    real = mask_np[..., None]
+    assert np.allclose(encoded_np * real, encoded.numpy() * real, atol=1e-5)
+    assert np.allclose(twin.subject_probs(encoded_np, mask_np)[mask_np], subjects[mask_np], atol=1e-5)
+    assert np.allclose(twin.object_probs(encoded_np, spans)[mask_np], objects[mask_np], atol=1e-5)

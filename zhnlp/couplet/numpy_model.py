@@ -1,8 +1,7 @@
 """The couplet CNN's forward pass in numpy, for answering on the CPU without importing torch.
 
 Importing torch takes about a second; a `zhnlp couplet "..."` call on the CPU needs only this:
-an embedding lookup, the gated residual convolutions (each one matrix product over the k shifted
-inputs side by side) and the output layer, on the weights of a model folder. ``tests/test_couplet.py`` checks it
+an embedding lookup, the gated residual convolutions (zhnlp/nn_numpy.py) and the output layer, on the weights of a model folder. ``tests/test_couplet.py`` checks it
 against the PyTorch model (zhnlp/couplet/model.py, zhnlp/nn/gated_cnn.py) on random weights.
 """
 from __future__ import annotations
@@ -11,6 +10,7 @@ import os
 
 import numpy as np
 
+from ..nn_numpy import NumpyGatedStack
 from .folder import CoupletConfig, load_weights, read_folder, resolve_folder
 
 
@@ -23,11 +23,7 @@ class NumpyCouplet:
         self.config = config
         self.vocab = vocab
         self.embedding = weights["embedding.weight"]  # (V, C)
-        self.convolutions = []  # per layer: (dilation, (k C, 2C) weight, (2C,) bias)
-        for i, dilation in enumerate(config.dilations):
-            kernel = weights[f"encoder.layers.{i}.conv.weight"]  # (2C, C, k), as torch's Conv1d
-            stacked = np.ascontiguousarray(kernel.transpose(2, 1, 0).reshape(-1, kernel.shape[0]))  # (k C, 2C)
-            self.convolutions.append((dilation, stacked, weights[f"encoder.layers.{i}.conv.bias"]))
+        self.convolutions = NumpyGatedStack(weights, "encoder", config.dilations, config.kernel_size)
         self.output_weight = np.ascontiguousarray(weights["output.weight"].T)  # (C, V)
         self.output_rows = np.ascontiguousarray(weights["output.weight"])  # (V, C): a shortlist's rows gathered
         self.output_bias = weights["output.bias"]  # (V,)
@@ -53,37 +49,7 @@ class NumpyCouplet:
 
     def _encode(self, input_ids: np.ndarray) -> np.ndarray:
         mask = (input_ids != 0)[..., None].astype(np.float32) if (input_ids == 0).any() else None  # (B, T, 1)
-        x = self.embedding[input_ids]  # (B, T, C)
-        batch, length, channels = x.shape
-        kernel_size = self.config.kernel_size
-        # what the convolution sees at each position: the k shifted inputs side by side, zero beyond the ends
-        windows = np.empty((batch, length, kernel_size * channels), dtype=np.float32)  # (B, T, k C)
-        for dilation, weight, bias in self.convolutions:
-            if mask is not None:
-                x = x * mask
-            for j in range(kernel_size):
-                shift = j * dilation - dilation * (kernel_size - 1) // 2  # input offset seen by tap j
-                view = windows[:, :, j * channels:(j + 1) * channels]
-                if shift < 0:
-                    view[:, -shift:] = x[:, :length + shift]
-                    view[:, :-shift] = 0.0
-                elif shift > 0:
-                    view[:, :length - shift] = x[:, shift:]
-                    view[:, length - shift:] = 0.0
-                else:
-                    view[:] = x
-            hg = windows.reshape(-1, windows.shape[-1]) @ weight  # (B T, 2C)
-            hg += bias
-            h, g = hg[:, :channels], hg[:, channels:]  # (B T, C) each
-            np.negative(g, out=g)  # g becomes the gate σ(g) = 1 / (1 + e^-g), in place
-            np.exp(g, out=g)
-            g += 1.0
-            np.reciprocal(g, out=g)
-            x = x.reshape(-1, channels) - h  # x·σ + h·(1 − σ) = h + (x − h)·σ
-            x *= g
-            x += h
-            x = x.reshape(batch, length, channels)
-        return x if mask is None else x * mask
+        return self.convolutions(self.embedding[input_ids], mask)  # (B, T, C)
 
     def logits(self, hidden: np.ndarray) -> np.ndarray:
         """(..., C) hidden states -> (..., V) logits."""

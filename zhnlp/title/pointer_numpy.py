@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..nn_numpy import sigmoid as _sigmoid
 from .folder import BANNED_OUTPUTS, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID, PointerConfig
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large |x|
 
 
 def _lstm(projected: np.ndarray, recurrent: np.ndarray, mask: np.ndarray):

@@ -5,6 +5,7 @@ input. Sentences longer than the model's positions are read in overlapping windo
 merged, so none is lost to a cut."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -59,9 +60,15 @@ def windows(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
 def extract_batch(model, vocab_index: dict[str, int], predicates: Sequence[str], texts: Sequence[str],
                   thresholds=THRESHOLDS, object_thresholds=None, batch_size: int = 64, device="cpu",
                   overlap: int = 128) -> list[Extraction]:
-    """Triples for each text with a TripleModel on ``device`` (texts may be of any length)."""
-    import torch
+    """Triples for each text with a NumpyTripleModel, or a TripleModel on ``device`` (texts may be of
+    any length)."""
+    from .numpy_model import NumpyTripleModel
 
+    in_numpy = isinstance(model, NumpyTripleModel)
+    if not in_numpy:
+        import torch
+
+        model.eval()
     object_thresholds = object_thresholds or thresholds
     size = model.config.max_positions
     pieces = []  # (text index, offset, piece)
@@ -70,17 +77,19 @@ def extract_batch(model, vocab_index: dict[str, int], predicates: Sequence[str],
             pieces.append((i, start, text[start:end]))
     order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
     found: list[dict] = [dict() for _ in texts]
-    model.eval()
-    with torch.no_grad():
+
+    def as_numpy(array):
+        return array if in_numpy else array.float().cpu().numpy()
+
+    with contextlib.nullcontext() if in_numpy else torch.no_grad():
         for first in range(0, len(order), batch_size):
             chosen = [pieces[k] for k in order[first:first + batch_size]]
             longest = max(1, max(len(p[2]) for p in chosen))
-            ids = torch.zeros((len(chosen), longest), dtype=torch.long)
+            ids = np.zeros((len(chosen), longest), dtype=np.int64)
             for row, (_, _, piece) in enumerate(chosen):
-                ids[row, :len(piece)] = torch.tensor([vocab_index.get(ch, 1) for ch in piece], dtype=torch.long)
-            ids = ids.to(device)
-            encoded, mask = model.encode(ids)
-            subject_probs = model.subject_probs(encoded, mask).cpu().numpy()  # (B, T, 2)
+                ids[row, :len(piece)] = [vocab_index.get(ch, 1) for ch in piece]
+            encoded, mask = model.encode(ids if in_numpy else torch.from_numpy(ids).to(device))
+            subject_probs = as_numpy(model.subject_probs(encoded, mask))  # (B, T, 2)
             subjects = []  # (row, start, end, probability)
             for row, (_, _, piece) in enumerate(chosen):
                 n = len(piece)
@@ -88,9 +97,11 @@ def extract_batch(model, vocab_index: dict[str, int], predicates: Sequence[str],
                     subjects.append((row, s, e, float(subject_probs[row, s, 0] * subject_probs[row, e, 1])))
             if not subjects:
                 continue
-            rows = torch.tensor([s[0] for s in subjects], device=encoded.device)
-            spans = torch.tensor([[s[1], s[2]] for s in subjects], device=encoded.device)
-            object_probs = model.object_probs(encoded[rows], spans).cpu().numpy()  # (N, T, P, 2)
+            rows = np.array([s[0] for s in subjects])
+            spans = np.array([[s[1], s[2]] for s in subjects])
+            if not in_numpy:
+                rows, spans = torch.from_numpy(rows).to(encoded.device), torch.from_numpy(spans).to(encoded.device)
+            object_probs = as_numpy(model.object_probs(encoded[rows], spans))  # (N, T, P, 2)
             for k, (row, s, e, p_subject) in enumerate(subjects):
                 text_index, offset, piece = chosen[row]
                 n = len(piece)

@@ -25,15 +25,17 @@ class TripleExtractor:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "auto") -> "TripleExtractor":
         """A triples model folder, a name under $ZHNLP_MODELS or a hub id (default: the one shipped
-        with zhnlp, once there is one). ``device``: auto (CUDA when there is a GPU), cpu, cuda."""
+        with zhnlp, once there is one). ``device``: auto (CUDA when there is a GPU), cpu, cuda. On the
+        CPU the model runs in numpy (no torch import)."""
         import json
 
-        from ..optional import require
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
 
-        require("torch", "triple extraction")
-        from ..training import resolve_device
+        from ..optional import available, require
+        from ..training.device import gpu_may_be_present
         from .folder import PREDICATES_FILE, TRAIN_HINT, TripleConfig, read_lines, resolve_folder
-        from .model import TripleModel
+        from .numpy_model import NumpyTripleModel
 
         folder = resolve_folder(name_or_path)
         try:
@@ -42,15 +44,25 @@ class TripleExtractor:
             raise InputError(f"{folder}/config.json: not a triples model config ({exc})", TRAIN_HINT) from None
         vocab = read_lines(folder / "vocab.txt", config.vocab_size)
         predicates = read_lines(folder / PREDICATES_FILE, config.num_predicates)
-        from safetensors.torch import load_file
-
-        model = TripleModel(config)
         try:
-            model.load_state_dict({k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()})
-        except (RuntimeError, OSError) as exc:
+            weights = load_file(str(folder / "model.safetensors"))
+            numpy_model = NumpyTripleModel(config, weights)
+        except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise InputError(f"{folder}/model.safetensors does not fit config.json ({str(exc)[:160]})",
                              TRAIN_HINT) from None
+        if device == "cpu" or (device == "auto" and not (gpu_may_be_present() and available("torch"))):
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)")
+        require("torch", "triple extraction on CUDA")
+        import torch
+
+        from ..training import resolve_device
+        from .model import TripleModel
+
         setup = resolve_device(device)
+        if setup.device.type == "cpu":
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)")
+        model = TripleModel(config)
+        model.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in weights.items()})
         return cls(model.to(setup.device).eval(), vocab, predicates, setup.device, setup.description)
 
     def extract(self, texts: str | Sequence[str], batch_size: int = 64, thresholds=THRESHOLDS,

@@ -1,0 +1,62 @@
+"""The light triple extractor's forward pass in numpy, for extracting on the CPU without importing
+torch (which alone takes longer than a cold call may): the same embeddings, gated convolutions
+(zhnlp/nn_numpy.py), self-attention, conditional LayerNorm and pointers as model.py, on the weights
+of a model folder; tests check it against the PyTorch model."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn_numpy import NumpyGatedStack, sigmoid
+from .folder import TripleConfig
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    centred = x - mean
+    return centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + eps) * weight + bias
+
+
+class NumpyTripleModel:
+    def __init__(self, config: TripleConfig, weights: dict[str, np.ndarray]):
+        self.config = config
+        w = {k: v.astype(np.float32) for k, v in weights.items()}
+        self.embedding, self.positions = w["embedding.weight"], w["positions.weight"]
+        self.encoder = NumpyGatedStack(w, "encoder", config.dilations, config.kernel_size)
+        self.in_proj = (w["attention.in_proj_weight"].T.copy(), w["attention.in_proj_bias"])  # (C, 3C)
+        self.out_proj = (w["attention.out_proj.weight"].T.copy(), w["attention.out_proj.bias"])
+        self.subject_head = (w["subject_head.weight"].T.copy(), w["subject_head.bias"])
+        self.norm = (w["condition.norm.weight"], w["condition.norm.bias"])
+        self.scale, self.shift = w["condition.scale.weight"].T.copy(), w["condition.shift.weight"].T.copy()  # (2C, C)
+        self.object_hidden = (w["object_hidden.weight"].T.copy(), w["object_hidden.bias"])
+        self.object_head = (w["object_head.weight"].T.copy(), w["object_head.bias"])
+
+    def encode(self, input_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, T) ids, 0 = padding -> (encoding (B, T, C), mask (B, T))."""
+        mask = input_ids != 0
+        x = self.embedding[input_ids] + self.positions[np.arange(input_ids.shape[1])][None]
+        return self.encoder(x.astype(np.float32), mask[..., None].astype(np.float32)), mask
+
+    def subject_probs(self, encoded: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        batch, length, channels = encoded.shape
+        heads = self.config.attention_heads
+        size = channels // heads
+        qkv = encoded.reshape(-1, channels) @ self.in_proj[0] + self.in_proj[1]  # (B T, 3C)
+        q, k, v = (qkv[:, i * channels:(i + 1) * channels].reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
+                   for i in range(3))  # (B, heads, T, size)
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(size)  # (B, heads, T, T)
+        scores = np.where(mask[:, None, None, :], scores, -np.inf)
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        attended = (scores / scores.sum(-1, keepdims=True)) @ v  # (B, heads, T, size)
+        attended = attended.transpose(0, 2, 1, 3).reshape(-1, channels) @ self.out_proj[0] + self.out_proj[1]
+        logits = (encoded.reshape(-1, channels) + attended) @ self.subject_head[0] + self.subject_head[1]
+        return (sigmoid(logits) ** 2).reshape(batch, length, 2)
+
+    def object_probs(self, encoded: np.ndarray, subject_spans: np.ndarray) -> np.ndarray:
+        """subject_spans: (N, 2) -> (N, T, P, 2)."""
+        rows = np.arange(len(encoded))
+        condition = np.concatenate([encoded[rows, subject_spans[:, 0]], encoded[rows, subject_spans[:, 1]]], -1)
+        normed = _layer_norm(encoded, *self.norm)
+        conditioned = normed * (1 + (condition @ self.scale)[:, None]) + (condition @ self.shift)[:, None]
+        hidden = np.maximum(conditioned @ self.object_hidden[0] + self.object_hidden[1], 0.0)
+        logits = hidden @ self.object_head[0] + self.object_head[1]  # (N, T, 2P)
+        return (sigmoid(logits) ** 4).reshape(*logits.shape[:2], self.config.num_predicates, 2)
