@@ -155,6 +155,18 @@ def test_the_triples_command_prints_a_blank_line_after_each_sentence(trained, tm
     scored = _cli("evaluate", "triples", "--data", model_dir / "data" / "train.json", "--model", model_dir / "m",
                   "--json")
     assert json.loads(scored.stdout)["f1"] > 0.8
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("《围城》是金庸写的小说\n".encode("gbk"))
+    failed = _cli("triples", gbk, "--model", model_dir / "m")
+    assert failed.exit_code == 1 and "gb18030" in failed.stderr and "Traceback" not in failed.output
+    assert _cli("triples", gbk, "--model", model_dir / "m", "--encoding", "gbk").stdout == "围城\t作者\t金庸\n\n"
+    assert _cli("triples", "-", "--model", model_dir / "m", input="").stdout == ""  # nothing in, nothing out
+    from .conftest import random_couplet_folder
+
+    random_couplet_folder(tmp_path / "couplet", ["[PAD]", "[UNK]", "天", "地"])
+    wrong = _cli("triples", "天地", "--model", tmp_path / "couplet")
+    assert wrong.exit_code == 1 and "holds a couplet model, not a triples model" in wrong.stderr
+    assert _cli("triples", "天地", "--model", tmp_path / "nowhere").exit_code == 1
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "schema.json").write_text(json.dumps(SCHEMA[0], ensure_ascii=False) + "\n", encoding="utf-8")
