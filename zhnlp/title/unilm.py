@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..wobert.model import load_tokenizer
 from .folder import MODEL_TYPE
 
 BERT_SUBFOLDER = "bert"
@@ -44,23 +45,6 @@ class UniLMConfig:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["model_type"] = MODEL_TYPE
         return cls(**known)
-
-
-def load_tokenizer(folder: str | os.PathLike):
-    """The WoBERT tokenizer for a WoBERT folder, else the folder's BERT WordPiece tokenizer."""
-    from ..hub import model_type_of
-
-    if model_type_of(folder) == "wobert":
-        from ..wobert import WoBertTokenizer
-
-        return WoBertTokenizer.from_pretrained(folder)
-    from transformers import BertTokenizerFast
-
-    try:
-        return BertTokenizerFast.from_pretrained(str(folder))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{folder}: no BERT tokenizer ({str(exc).splitlines()[0][:160]})",
-                         "give a folder with its vocab.txt (a BERT or WoBERT folder)") from None
 
 
 def detokenize(tokens: list[str]) -> str:

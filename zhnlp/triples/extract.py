@@ -57,11 +57,32 @@ def windows(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
     return spans
 
 
-def extract_batch(model, vocab_index: dict[str, int], predicates: Sequence[str], texts: Sequence[str],
-                  thresholds=THRESHOLDS, object_thresholds=None, batch_size: int = 64, device="cpu",
-                  overlap: int = 128) -> list[Extraction]:
-    """Triples for each text with a NumpyTripleModel, or a TripleModel on ``device`` (texts may be of
-    any length)."""
+class CharPieces:
+    """The light model's units: one id per character (unknown: 1), each its own character span."""
+
+    def __init__(self, vocab_index: dict[str, int], max_chars: int):
+        self.vocab_index, self.max_chars = vocab_index, max_chars
+
+    def __call__(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        return [self.vocab_index.get(ch, 1) for ch in text], [(i, i + 1) for i in range(len(text))]
+
+
+class TokenizerPieces:
+    """A BERT or WoBERT tokenizer's units: [CLS] tokens [SEP], each token's character span (the
+    special tokens get an empty span and are never chosen)."""
+
+    def __init__(self, tokenizer, max_tokens: int):
+        self.tokenizer, self.max_chars = tokenizer, max_tokens - 2  # a character gives at least a token, or none
+
+    def __call__(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        encoding = self.tokenizer(text, return_offsets_mapping=True)
+        return list(encoding["input_ids"]), [tuple(span) for span in encoding["offset_mapping"]]
+
+
+def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[str], thresholds=THRESHOLDS,
+                  object_thresholds=None, batch_size: int = 64, device="cpu", overlap: int = 128) -> list[Extraction]:
+    """Triples for each text (of any length) with a NumpyTripleModel, or a torch model (TripleModel,
+    BertTripleModel) on ``device``; ``pieces_of``: CharPieces or TokenizerPieces, the model's units."""
     from .numpy_model import NumpyTripleModel
 
     in_numpy = isinstance(model, NumpyTripleModel)
@@ -70,12 +91,12 @@ def extract_batch(model, vocab_index: dict[str, int], predicates: Sequence[str],
 
         model.eval()
     object_thresholds = object_thresholds or thresholds
-    size = model.config.max_positions
-    pieces = []  # (text index, offset, piece)
+    size = pieces_of.max_chars
+    pieces = []  # (text index, character offset, piece, ids, spans)
     for i, text in enumerate(texts):
         for start, end in windows(len(text), size, min(overlap, size // 2)):
-            pieces.append((i, start, text[start:end]))
-    order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
+            pieces.append((i, start, text[start:end], *pieces_of(text[start:end])))
+    order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][3]))
     found: list[dict] = [dict() for _ in texts]
 
     def as_numpy(array):
@@ -84,15 +105,17 @@ def extract_batch(model, vocab_index: dict[str, int], predicates: Sequence[str],
     with contextlib.nullcontext() if in_numpy else torch.no_grad():
         for first in range(0, len(order), batch_size):
             chosen = [pieces[k] for k in order[first:first + batch_size]]
-            longest = max(1, max(len(p[2]) for p in chosen))
+            longest = max(1, max(len(p[3]) for p in chosen))
             ids = np.zeros((len(chosen), longest), dtype=np.int64)
-            for row, (_, _, piece) in enumerate(chosen):
-                ids[row, :len(piece)] = [vocab_index.get(ch, 1) for ch in piece]
+            scoreable = np.zeros((len(chosen), longest, 1), dtype=np.float32)  # tokens with characters
+            for row, (_, _, _, piece_ids, spans) in enumerate(chosen):
+                ids[row, :len(piece_ids)] = piece_ids
+                scoreable[row, :len(spans), 0] = [b > a for a, b in spans]
             encoded, mask = model.encode(ids if in_numpy else torch.from_numpy(ids).to(device))
-            subject_probs = as_numpy(model.subject_probs(encoded, mask))  # (B, T, 2)
+            subject_probs = as_numpy(model.subject_probs(encoded, mask)) * scoreable  # (B, T, 2)
             subjects = []  # (row, start, end, probability)
-            for row, (_, _, piece) in enumerate(chosen):
-                n = len(piece)
+            for row, chosen_piece in enumerate(chosen):
+                n = len(chosen_piece[3])
                 for s, e in pair_spans(subject_probs[row, :n, 0], subject_probs[row, :n, 1], thresholds):
                     subjects.append((row, s, e, float(subject_probs[row, s, 0] * subject_probs[row, e, 1])))
             if not subjects:
@@ -102,15 +125,19 @@ def extract_batch(model, vocab_index: dict[str, int], predicates: Sequence[str],
             if not in_numpy:
                 rows, spans = torch.from_numpy(rows).to(encoded.device), torch.from_numpy(spans).to(encoded.device)
             object_probs = as_numpy(model.object_probs(encoded[rows], spans))  # (N, T, P, 2)
+            object_probs = object_probs * scoreable[np.asarray([s[0] for s in subjects])][..., None]
             for k, (row, s, e, p_subject) in enumerate(subjects):
-                text_index, offset, piece = chosen[row]
-                n = len(piece)
+                text_index, offset, piece, piece_ids, token_spans = chosen[row]
+                n = len(piece_ids)
+                subject_span = (token_spans[s][0], token_spans[e][1])
                 for predicate in range(len(predicates)):
                     probs = object_probs[k, :n, predicate]
                     for os_, oe in pair_spans(probs[:, 0], probs[:, 1], object_thresholds):
+                        object_span = (token_spans[os_][0], token_spans[oe][1])
                         score = (p_subject * float(probs[os_, 0] * probs[oe, 1])) ** 0.25
-                        triple = FoundTriple(piece[s:e + 1], predicates[predicate], piece[os_:oe + 1],
-                                             (offset + s, offset + e + 1), (offset + os_, offset + oe + 1), score)
+                        triple = FoundTriple(piece[slice(*subject_span)], predicates[predicate],
+                                             piece[slice(*object_span)], (offset + subject_span[0], offset + subject_span[1]),
+                                             (offset + object_span[0], offset + object_span[1]), score)
                         key = (triple.subject, triple.predicate, triple.object)
                         if key not in found[text_index] or found[text_index][key].score < score:
                             found[text_index][key] = triple

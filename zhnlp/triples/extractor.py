@@ -10,14 +10,14 @@ import os
 from typing import Sequence
 
 from ..errors import InputError
-from .extract import THRESHOLDS, Extraction, extract_batch
+from .extract import THRESHOLDS, CharPieces, Extraction, extract_batch
 
 
 class TripleExtractor:
-    def __init__(self, model, vocab: list[str], predicates: list[str], device, description: str):
+    def __init__(self, model, vocab: list[str], predicates: list[str], device, description: str, pieces=None):
         self.model = model
         self.vocab = vocab
-        self.vocab_index = {ch: i for i, ch in enumerate(vocab)}
+        self.pieces = pieces or CharPieces({ch: i for i, ch in enumerate(vocab)}, model.config.max_positions)
         self.predicates = predicates
         self.device = device
         self.description = description  # what it runs on, in words
@@ -44,6 +44,8 @@ class TripleExtractor:
             raise InputError(f"{folder}/config.json: not a triples model config ({exc})", TRAIN_HINT) from None
         vocab = read_lines(folder / "vocab.txt", config.vocab_size)
         predicates = read_lines(folder / PREDICATES_FILE, config.num_predicates)
+        if config.encoder == "bert":
+            return cls._bert(folder, config, vocab, predicates, device)
         try:
             weights = load_file(str(folder / "model.safetensors"))
             numpy_model = NumpyTripleModel(config, weights)
@@ -65,6 +67,35 @@ class TripleExtractor:
         model.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in weights.items()})
         return cls(model.to(setup.device).eval(), vocab, predicates, setup.device, setup.description)
 
+    @classmethod
+    def _bert(cls, folder, config, vocab, predicates, device) -> "TripleExtractor":
+        from ..optional import require
+
+        require("torch", "a BERT triples model")
+        require("transformers", "a BERT triples model")
+        from safetensors.torch import load_file
+        from transformers import BertConfig, BertModel
+
+        from ..training import resolve_device
+        from ..wobert.model import load_tokenizer
+        from .bert_model import BertTripleModel
+        from .extract import TokenizerPieces
+        from .folder import BERT_SUBFOLDER, TRAIN_HINT
+
+        bert_dir = folder / BERT_SUBFOLDER
+        if not (bert_dir / "config.json").is_file():
+            raise InputError(f"BERT triples folder {folder} lacks {BERT_SUBFOLDER}/config.json", TRAIN_HINT)
+        network = BertTripleModel(BertModel(BertConfig.from_pretrained(bert_dir), add_pooling_layer=False),
+                                  config.num_predicates)
+        try:
+            network.load_state_dict({k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()})
+        except (RuntimeError, OSError) as exc:
+            raise InputError(f"{folder}/model.safetensors does not fit its config ({str(exc)[:160]})",
+                             TRAIN_HINT) from None
+        setup = resolve_device(device)
+        pieces = TokenizerPieces(load_tokenizer(bert_dir), config.max_positions)
+        return cls(network.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces)
+
     def extract(self, texts: str | Sequence[str], batch_size: int = 64, thresholds=THRESHOLDS,
                 object_thresholds=None) -> Extraction | list[Extraction]:
         """An Extraction (text and triples with spans and scores) per text; a string gives one."""
@@ -72,7 +103,7 @@ class TripleExtractor:
         items = [texts] if single else list(texts)
         if batch_size < 1:
             raise InputError(f"batch size {batch_size} is below 1", "use --batch-size 1 or more")
-        found = extract_batch(self.model, self.vocab_index, self.predicates, items, thresholds, object_thresholds,
+        found = extract_batch(self.model, self.pieces, self.predicates, items, thresholds, object_thresholds,
                               batch_size, self.device)
         return found[0] if single else found
 

@@ -27,6 +27,7 @@ class TripleConfig:
     attention_heads: int = 8  # the self-attention before the subject pointer, as kg-2019
     dropout: float = 0.25
     max_positions: int = 512  # position embeddings; longer sentences are read in overlapping windows
+    encoder: str = "dgcnn"  # or "bert": a BERT encoder, its config and tokenizer in bert/ (bert_model.py)
     model_type: str = field(default=MODEL_TYPE)
 
     @classmethod
@@ -42,8 +43,8 @@ def resolve_folder(name_or_path: str | os.PathLike | None) -> Path:
     """The triples model folder for ``--model`` (None: the shipped one)."""
     from ..hub import resolve_model_or_shipped
 
-    return resolve_model_or_shipped(name_or_path, MODEL_TYPE, ("config.json", "model.safetensors", "vocab.txt",
-                                                               PREDICATES_FILE), "triples model", TRAIN_HINT)
+    return resolve_model_or_shipped(name_or_path, MODEL_TYPE, ("config.json", "model.safetensors", PREDICATES_FILE),
+                                    "triples model", TRAIN_HINT)
 
 
 def read_lines(path: Path, size: int | None = None) -> list[str]:
@@ -55,15 +56,25 @@ def read_lines(path: Path, size: int | None = None) -> list[str]:
     return lines
 
 
+BERT_SUBFOLDER = "bert"
+
+
 def write_triples_folder(model, directory: str | os.PathLike, vocab: list[str], predicates: list[str],
-                         training: dict | None = None) -> Path:
-    """The model's folder: config.json, model.safetensors (half precision), vocab.txt, predicates.txt."""
+                         training: dict | None = None, config: TripleConfig | None = None, tokenizer=None) -> Path:
+    """The model's folder: config.json, model.safetensors (half precision), vocab.txt, predicates.txt;
+    for a BERT encoder also bert/ (its config.json and tokenizer; the weights are in model.safetensors)."""
     import torch
 
     from ..hub import write_model_folder
     from ..outputs import write_text
 
     weights = {k: v.detach().to("cpu", torch.float16).contiguous().numpy() for k, v in model.state_dict().items()}
-    directory = write_model_folder(directory, model.config, vocab, weights, training)
+    directory = write_model_folder(directory, config or model.config, vocab, weights, training)
     write_text(Path(directory) / PREDICATES_FILE, "\n".join(predicates) + "\n")
+    if tokenizer is not None:
+        bert_dir = Path(directory) / BERT_SUBFOLDER
+        bert_dir.mkdir(exist_ok=True)
+        model.bert.config.save_pretrained(bert_dir)
+        tokenizer.save_pretrained(bert_dir)
+        write_text(bert_dir / "vocab.txt", "\n".join(vocab) + "\n")
     return Path(directory)

@@ -75,13 +75,19 @@ class TripleModel(nn.Module):
 
     def forward(self, input_ids, subject_labels, subject_spans, object_labels):
         """subject_labels: (B, T, 2) 0/1; subject_spans: (B, 2) the subject trained on; object_labels:
-        (B, T, P, 2). Returns the loss: subject BCE averaged over its two channels, plus object BCE
-        summed over predicates (averaged over start and end), both averaged over real characters."""
-        encoded, mask = self.encode(input_ids)
-        subjects = self.subject_probs(encoded, mask).clamp(1e-7, 1 - 1e-7)
-        objects = self.object_probs(encoded, subject_spans).clamp(1e-7, 1 - 1e-7)
-        bce = nn.functional.binary_cross_entropy
-        subject_loss = bce(subjects, subject_labels.float(), reduction="none").mean(-1)  # (B, T)
-        object_loss = bce(objects, object_labels.float(), reduction="none").mean(-1).sum(-1)  # (B, T)
-        real = mask.float()
-        return ((subject_loss * real).sum() + (object_loss * real).sum()) / real.sum()
+        (B, T, P, 2). Returns the loss (pointer_loss)."""
+        return pointer_loss(self, input_ids, subject_labels, subject_spans, object_labels)
+
+
+def pointer_loss(model, input_ids, subject_labels, subject_spans, object_labels) -> torch.Tensor:
+    """The original's loss for any encoder with encode / subject_probs / object_probs: subject BCE
+    averaged over its two channels, plus object BCE summed over predicates (averaged over start and
+    end), both averaged over real tokens."""
+    encoded, mask = model.encode(input_ids)
+    subjects = model.subject_probs(encoded, mask).clamp(1e-7, 1 - 1e-7)
+    objects = model.object_probs(encoded, subject_spans).clamp(1e-7, 1 - 1e-7)
+    bce = nn.functional.binary_cross_entropy
+    subject_loss = bce(subjects, subject_labels.float(), reduction="none").mean(-1)  # (B, T)
+    object_loss = bce(objects, object_labels.float(), reduction="none").mean(-1).sum(-1)  # (B, T)
+    real = mask.float()
+    return ((subject_loss * real).sum() + (object_loss * real).sum()) / real.sum()

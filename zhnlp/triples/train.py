@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Sentence, Triple, read_schema, read_sentences
-from .folder import PAD, PREDICATES_FILE, UNK, TripleConfig
+from .folder import PAD, UNK, TripleConfig
 
 # lr 1e-3 as Su's extraction recipe; his EMA 0.999 averages over 1,000 steps, 7 epochs of these 8,458 sentences
 # (dev F1 still 0 after two), so 0.995 (200 steps, about one epoch at batch 32)
@@ -30,32 +30,40 @@ def build_vocab(sentences: list[Sentence], min_count: int = 2) -> list[str]:
     return [PAD, UNK, *(ch for ch, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_count)]
 
 
-def label(sentence: Sentence, predicate_index: dict[str, int]):
-    """(subject spans, {subject span: [(object start, object end, predicate id)]}), end inclusive,
-    first occurrences (as the original's search)."""
+def label(sentence: Sentence, predicate_index: dict[str, int], spans: list[tuple[int, int]]):
+    """{subject token span: [(object start, object end, predicate id)]} in token indices, end
+    inclusive, from the first occurrences of subject and object (as the original's search);
+    ``spans``: each token's character span. A triple a tokenizer cannot align is left out."""
+    token_of = {}
+    for index, (a, b) in enumerate(spans):
+        for char in range(a, b):
+            token_of.setdefault(char, index)
     spoes: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
     for triple in sentence.triples:
-        s = sentence.text.find(triple.subject)
-        o = sentence.text.find(triple.object)
-        if s < 0 or o < 0:
+        s, o = sentence.text.find(triple.subject), sentence.text.find(triple.object)
+        ends = (s + len(triple.subject) - 1, o + len(triple.object) - 1)
+        tokens = [token_of.get(c) for c in (s, ends[0], o, ends[1])] if s >= 0 and o >= 0 else [None]
+        if None in tokens:
             continue
-        spoes.setdefault((s, s + len(triple.subject) - 1), []).append(
-            (o, o + len(triple.object) - 1, predicate_index[triple.predicate]))
+        spoes.setdefault((tokens[0], tokens[1]), []).append((tokens[2], tokens[3], predicate_index[triple.predicate]))
     return spoes
 
 
-def triple_batches(sentences, vocab_index, predicates, batch_size: int, seed: int = 0, shuffle: bool = True,
-                   max_positions: int = 512):
-    """Resumable, length-bucketed batches; the subject each sentence trains on is drawn from a
-    generator seeded by the batch (the same batch draws the same subject after a resume)."""
+def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int = 0, shuffle: bool = True):
+    """Resumable, length-bucketed batches in the model's units (``pieces_of``: extract.CharPieces or
+    TokenizerPieces); the subject each sentence trains on is drawn from a generator seeded by the
+    batch (the same batch draws the same subject after a resume). Returns (batches, sentences left
+    out as longer than the model reads)."""
     import torch
 
     from ..training import LengthBucketedBatches
 
     predicate_index = {p: i for i, p in enumerate(predicates)}
-    kept = [s for s in sentences if len(s.text) <= max_positions]
-    encoded = [(np.array([vocab_index.get(ch, 1) for ch in s.text], dtype=np.int64), label(s, predicate_index))
-               for s in kept]
+    kept = [s for s in sentences if len(s.text) <= pieces_of.max_chars]
+    encoded = []
+    for sentence in kept:
+        ids, spans = pieces_of(sentence.text)
+        encoded.append((np.asarray(ids, dtype=np.int64), label(sentence, predicate_index, spans)))
 
     def collate(indices):
         rng = np.random.default_rng([seed, *map(int, indices)])
@@ -86,20 +94,29 @@ def triple_batches(sentences, vocab_index, predicates, batch_size: int, seed: in
                                  shuffle=shuffle, pool_batches=20), len(sentences) - len(kept)
 
 
+def token_list(tokenizer) -> list[str]:
+    """A tokenizer's tokens in id order (one per id: a vocab.txt)."""
+    if getattr(tokenizer, "ids_to_tokens", None) is not None:
+        return list(tokenizer.ids_to_tokens)
+    return [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
+
+
 def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: str | os.PathLike | None = None,
                   dev_fraction: float = 0.1, split_seed: int = 0, config: TripleConfig | dict | None = None,
                   trainer_config=None, batch_size: int = 32, epochs: int = 20, restart: bool = False,
-                  force: bool = False, show_progress: bool = True, encoding: str = "utf-8") -> dict:
+                  force: bool = False, show_progress: bool = True, encoding: str = "utf-8",
+                  model: str | os.PathLike | None = None) -> dict:
     """Train the light extractor on ``data`` (a folder with train.json and schema.json, as
     ../shared/data/triples); resumable in ``output_dir``. The dev split: ``dev`` or ``dev_fraction``
-    of train drawn with ``split_seed``."""
+    of train drawn with ``split_seed``. ``model``: a BERT or WoBERT folder or hub id to train the BERT
+    encoder (bert_model.py) instead; resuming then starts from the checkpoint's weights."""
     from ..optional import require
 
     require("torch", "zhnlp train triples")
     from ..outputs import write_text
     from ..splits import dev_split
     from ..training import Trainer, TrainerConfig, epoch_schedule, resume_model_config, seed_everything, start_run
-    from .extract import extract_batch
+    from .extract import CharPieces, extract_batch
     from .folder import read_lines
     from .metrics import triple_scores
     from .model import TripleModel
@@ -119,24 +136,42 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
     else:
         train, held = dev_split(sentences, dev_fraction, split_seed)
     trainer_config = trainer_config or TrainerConfig(**TRIPLES_TRAINING)
-    vocab_file = output_dir / "vocab.txt"
-    if resuming and vocab_file.is_file():
-        vocab = read_lines(vocab_file)
-    else:
-        vocab = build_vocab(train)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_text(vocab_file, "\n".join(vocab) + "\n")
-        write_text(output_dir / PREDICATES_FILE, "\n".join(predicates) + "\n")
-    vocab_index = {ch: i for i, ch in enumerate(vocab)}
-    config.vocab_size, config.num_predicates = len(vocab), len(predicates)
     seed_everything(trainer_config.seed)
-    model = TripleModel(config)
-    batches, too_long = triple_batches(train, vocab_index, predicates, batch_size, trainer_config.seed,
-                                       max_positions=config.max_positions)
+    tokenizer = None
+    if model is not None:
+        from ..hub import resolve_model
+        from ..wobert.model import load_tokenizer
+        from .bert_model import BertTripleModel
+        from .extract import TokenizerPieces
+
+        require("transformers", "zhnlp train triples --model")
+        from transformers import BertModel
+
+        folder = resolve_model(model, required=("config.json", "vocab.txt"), weights=True, what="BERT model",
+                               expected=("bert", "wobert"), example="bert-base-chinese")
+        tokenizer = load_tokenizer(folder)
+        vocab = token_list(tokenizer)
+        bert = BertModel.from_pretrained(folder, add_pooling_layer=False)
+        config = TripleConfig(vocab_size=len(vocab), num_predicates=len(predicates), encoder="bert",
+                              max_positions=bert.config.max_position_embeddings, embedding_dim=bert.config.hidden_size)
+        network = BertTripleModel(bert, len(predicates))
+        pieces_of = TokenizerPieces(tokenizer, config.max_positions)
+    else:
+        vocab_file = output_dir / "vocab.txt"
+        if resuming and vocab_file.is_file():
+            vocab = read_lines(vocab_file)
+        else:
+            vocab = build_vocab(train)
+            output_dir.mkdir(parents=True, exist_ok=True)
+            write_text(vocab_file, "\n".join(vocab) + "\n")
+        config.vocab_size, config.num_predicates = len(vocab), len(predicates)
+        network = TripleModel(config)
+        pieces_of = CharPieces({ch: i for i, ch in enumerate(vocab)}, config.max_positions)
+    batches, too_long = triple_batches(train, pieces_of, predicates, batch_size, trainer_config.seed)
     epoch_schedule(trainer_config, len(batches), epochs, evaluate=bool(held))
 
     def evaluate(trained):
-        found = extract_batch(trained, vocab_index, predicates, [s.text for s in held], batch_size=128,
+        found = extract_batch(trained, pieces_of, predicates, [s.text for s in held], batch_size=128,
                               device=trainer.setup.device)
         trained.train()
         scores = triple_scores([{Triple(t.subject, t.predicate, t.object) for t in f.triples} for f in found],
@@ -146,10 +181,11 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
     def export(trained, directory):
         from .folder import write_triples_folder
 
-        write_triples_folder(trained, directory, vocab, predicates,
+        write_triples_folder(trained, directory, vocab, predicates, config=config, tokenizer=tokenizer,
                              training={**asdict(trainer_config), "batch_size": batch_size})
 
-    trainer = Trainer(model, trainer_config, output_dir, export=export, model_config=asdict(config),
+    trainer = Trainer(network, trainer_config, output_dir, export=export,
+                      model_config=asdict(config) if model is None else None,
                       loss_fn=lambda m, b: m(b["input_ids"], b["subject_labels"], b["subject_spans"],
                                              b["object_labels"]),
                       show_progress=show_progress, record={"split_seed": split_seed, "dev_fraction": dev_fraction})
@@ -160,4 +196,4 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
                                          max(result.training_seconds, 1e-9), 1),
             "best_dev_f1": trainer.best, "device": trainer.setup.description, "train_sentences": len(train),
             "dev_sentences": len(held), "skipped_triples": report.skipped_not_in_text, "too_long": too_long,
-            "parameters": sum(p.numel() for p in model.parameters())}
+            "parameters": sum(p.numel() for p in network.parameters())}

@@ -74,6 +74,21 @@ def load_masked_lm(name_or_path: str | os.PathLike, what: str = "WoBERT model",
                          "check that it is a BERT checkpoint (config.json with model_type bert)") from None
 
 
+def load_tokenizer(folder: str | os.PathLike):
+    """The WoBERT tokenizer for a WoBERT folder, else the folder's BERT WordPiece tokenizer."""
+    from ..hub import model_type_of
+
+    if model_type_of(folder) == "wobert":
+        return WoBertTokenizer.from_pretrained(folder)
+    from transformers import BertTokenizerFast
+
+    try:
+        return BertTokenizerFast.from_pretrained(str(folder))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder}: no BERT tokenizer ({str(exc).splitlines()[0][:160]})",
+                         "give a folder with its vocab.txt (a BERT or WoBERT folder)") from None
+
+
 def load_wobert(name_or_path: str | os.PathLike):
     """(model, tokenizer) of a WoBERT folder or hub id: the MLM model and its WoBertTokenizer."""
     model = load_masked_lm(name_or_path)
