@@ -51,6 +51,12 @@ EncodingOpt = Annotated[str, typer.Option("--encoding", help="Input encoding, e.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summary on stderr.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+# what every `zhnlp train ...` command takes
+AdversarialOpt = Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
+                                                       "embeddings.")]
+EpsilonOpt = Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")]
+SeedOpt = Annotated[int, typer.Option("--seed")]
+RestartOpt = Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")]
 
 
 _NOTICED: set[str] = set()

@@ -9,7 +9,8 @@ import typer
 
 from zhnlp.couplet import defaults  # the options' defaults; imports nothing
 
-from .common import (DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, check_output, handle_errors,
+from .common import (AdversarialOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt,
+                     RestartOpt, SeedOpt, check_output, handle_errors,
                      looks_like_file, text_blocks)
 
 train_app = typer.Typer(help="Train a model: zhnlp train couplet ...", no_args_is_help=True)
@@ -110,17 +111,16 @@ def train_couplet_command(
     patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without a better dev char "
                                                     "accuracy before stopping (0: never).",
                                                     show_default=str(defaults.COUPLET_TRAINING["patience"]))] = None,
-    adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
-                                                       "embeddings.")] = None,
-    epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")] = None,
+    adversarial: AdversarialOpt = None,
+    epsilon: EpsilonOpt = None,
     device: DeviceOpt = "auto",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: SeedOpt = 0,
     shortlist_size: Annotated[int, typer.Option("--shortlist", min=0, help="Lower characters per upper character "
                                                 "the decoder scores, from the training pairs (0: the whole "
                                                 "vocabulary).")] = defaults.DEFAULT_SHORTLIST_SIZE,
     both_directions: Annotated[bool, typer.Option("--both-directions", help="Also train on each pair reversed "
                                                   "(lower line in, upper line out): twice the pairs.")] = False,
-    restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")] = False,
+    restart: RestartOpt = False,
     force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

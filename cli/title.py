@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, check_output, handle_errors, \
-    looks_like_file
+from .common import AdversarialOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, \
+    RestartOpt, SeedOpt, check_output, handle_errors, looks_like_file
 
 TitleModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A title model: a folder, a name under "
                                                       "$ZHNLP_MODELS, or a hub id (default: the one shipped with "
@@ -190,12 +190,11 @@ def train_title_command(
     ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, help="EMA decay of the weights "
                                                  "evaluated and exported (0: off).",
                                                  show_default="0.998 light, 0 UniLM")] = None,
-    adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
-                                                       "embeddings.")] = None,
-    epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")] = None,
+    adversarial: AdversarialOpt = None,
+    epsilon: EpsilonOpt = None,
     device: DeviceOpt = "auto",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")] = False,
+    seed: SeedOpt = 0,
+    restart: RestartOpt = False,
     encoding: EncodingOpt = "utf-8",
     force: ForceOpt = False,
     quiet: QuietOpt = False,

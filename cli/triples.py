@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import DeviceOpt, EncodingOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, check_output, handle_errors, \
-    text_blocks
+from .common import AdversarialOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, \
+    RestartOpt, SeedOpt, check_output, handle_errors, text_blocks
 
 TriplesModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A triples model: a folder, a name "
                                                         "under $ZHNLP_MODELS, or a hub id.")]
@@ -88,12 +88,11 @@ def train_triples_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="1e-3")] = None,
     ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="0.995")] = None,
-    adversarial: Annotated[Optional[str], typer.Option("--adversarial", help="fgm: adversarial training on the "
-                                                       "embeddings.")] = None,
-    epsilon: Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")] = None,
+    adversarial: AdversarialOpt = None,
+    epsilon: EpsilonOpt = None,
     device: DeviceOpt = "auto",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    restart: Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")] = False,
+    seed: SeedOpt = 0,
+    restart: RestartOpt = False,
     encoding: EncodingOpt = "utf-8",
     force: ForceOpt = False,
     quiet: QuietOpt = False,
