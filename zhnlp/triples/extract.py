@@ -83,6 +83,7 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
                   object_thresholds=None, batch_size: int = 64, device="cpu", overlap: int = 128) -> list[Extraction]:
     """Triples for each text (of any length) with a NumpyTripleModel, or a torch model (TripleModel,
     BertTripleModel) on ``device``; ``pieces_of``: CharPieces or TokenizerPieces, the model's units."""
+    from ..parallel import batch_threads
     from .numpy_model import NumpyTripleModel
 
     in_numpy = isinstance(model, NumpyTripleModel)
@@ -102,44 +103,56 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
     def as_numpy(array):
         return array if in_numpy else array.float().cpu().numpy()
 
-    with contextlib.nullcontext() if in_numpy else torch.no_grad():
-        for first in range(0, len(order), batch_size):
-            chosen = [pieces[k] for k in order[first:first + batch_size]]
-            longest = max(1, max(len(p[3]) for p in chosen))
-            ids = np.zeros((len(chosen), longest), dtype=np.int64)
-            scoreable = np.zeros((len(chosen), longest, 1), dtype=np.float32)  # tokens with characters
-            for row, (_, _, _, piece_ids, spans) in enumerate(chosen):
-                ids[row, :len(piece_ids)] = piece_ids
-                scoreable[row, :len(spans), 0] = [b > a for a, b in spans]
-            encoded, mask = model.encode(ids if in_numpy else torch.from_numpy(ids).to(device))
-            subject_probs = as_numpy(model.subject_probs(encoded, mask)) * scoreable  # (B, T, 2)
-            subjects = []  # (row, start, end, probability)
-            for row, chosen_piece in enumerate(chosen):
-                n = len(chosen_piece[3])
-                for s, e in pair_spans(subject_probs[row, :n, 0], subject_probs[row, :n, 1], thresholds):
-                    subjects.append((row, s, e, float(subject_probs[row, s, 0] * subject_probs[row, e, 1])))
-            if not subjects:
-                continue
-            rows = np.array([s[0] for s in subjects])
-            spans = np.array([[s[1], s[2]] for s in subjects])
-            if not in_numpy:
-                rows, spans = torch.from_numpy(rows).to(encoded.device), torch.from_numpy(spans).to(encoded.device)
-            object_probs = as_numpy(model.object_probs(encoded[rows], spans))  # (N, T, P, 2)
-            object_probs = object_probs * scoreable[np.asarray([s[0] for s in subjects])][..., None]
-            for k, (row, s, e, p_subject) in enumerate(subjects):
-                text_index, offset, piece, piece_ids, token_spans = chosen[row]
-                n = len(piece_ids)
-                subject_span = (token_spans[s][0], token_spans[e][1])
-                for predicate in range(len(predicates)):
-                    probs = object_probs[k, :n, predicate]
-                    for os_, oe in pair_spans(probs[:, 0], probs[:, 1], object_thresholds):
-                        object_span = (token_spans[os_][0], token_spans[oe][1])
-                        score = (p_subject * float(probs[os_, 0] * probs[oe, 1])) ** 0.25
-                        triple = FoundTriple(piece[slice(*subject_span)], predicates[predicate],
-                                             piece[slice(*object_span)], (offset + subject_span[0], offset + subject_span[1]),
-                                             (offset + object_span[0], offset + object_span[1]), score)
-                        key = (triple.subject, triple.predicate, triple.object)
-                        if key not in found[text_index] or found[text_index][key].score < score:
-                            found[text_index][key] = triple
+    def run(chosen) -> list[tuple[int, FoundTriple]]:
+        """The triples of one batch of pieces, as (text index, triple)."""
+        results: list[tuple[int, FoundTriple]] = []
+        longest = max(1, max(len(p[3]) for p in chosen))
+        ids = np.zeros((len(chosen), longest), dtype=np.int64)
+        scoreable = np.zeros((len(chosen), longest, 1), dtype=np.float32)  # tokens with characters
+        for row, (_, _, _, piece_ids, spans) in enumerate(chosen):
+            ids[row, :len(piece_ids)] = piece_ids
+            scoreable[row, :len(spans), 0] = [b > a for a, b in spans]
+        encoded, mask = model.encode(ids if in_numpy else torch.from_numpy(ids).to(device))
+        subject_probs = as_numpy(model.subject_probs(encoded, mask)) * scoreable  # (B, T, 2)
+        subjects = []  # (row, start, end, probability)
+        for row, chosen_piece in enumerate(chosen):
+            n = len(chosen_piece[3])
+            for s, e in pair_spans(subject_probs[row, :n, 0], subject_probs[row, :n, 1], thresholds):
+                subjects.append((row, s, e, float(subject_probs[row, s, 0] * subject_probs[row, e, 1])))
+        if not subjects:
+            return []
+        rows = np.array([s[0] for s in subjects])
+        spans = np.array([[s[1], s[2]] for s in subjects])
+        if not in_numpy:
+            rows, spans = torch.from_numpy(rows).to(encoded.device), torch.from_numpy(spans).to(encoded.device)
+        object_probs = as_numpy(model.object_probs(encoded[rows], spans))  # (N, T, P, 2)
+        object_probs = object_probs * scoreable[np.asarray([s[0] for s in subjects])][..., None]
+        for k, (row, s, e, p_subject) in enumerate(subjects):
+            text_index, offset, piece, piece_ids, token_spans = chosen[row]
+            n = len(piece_ids)
+            subject_span = (token_spans[s][0], token_spans[e][1])
+            probs = object_probs[k, :n]  # (n, P, 2)
+            is_end = probs[:, :, 1] > object_thresholds[1]  # (n, P)
+            for os_, predicate in zip(*np.nonzero(probs[:, :, 0] > object_thresholds[0])):  # the starts, all predicates
+                after = np.flatnonzero(is_end[os_:, predicate])  # the nearest end at or after it, same predicate
+                if not len(after):
+                    continue
+                oe = os_ + int(after[0])
+                object_span = (token_spans[os_][0], token_spans[oe][1])
+                score = (p_subject * float(probs[os_, predicate, 0] * probs[oe, predicate, 1])) ** 0.25
+                results.append((text_index, FoundTriple(
+                    piece[slice(*subject_span)], predicates[predicate], piece[slice(*object_span)],
+                    (offset + subject_span[0], offset + subject_span[1]),
+                    (offset + object_span[0], offset + object_span[1]), score)))
+        return results
+
+    batches = [[pieces[k] for k in order[first:first + batch_size]] for first in range(0, len(order), batch_size)]
+    with contextlib.nullcontext() if in_numpy else torch.no_grad(), \
+            batch_threads(len(batches) if in_numpy else 1) as pool:
+        for results in pool.map(run, batches):
+            for text_index, triple in results:
+                key = (triple.subject, triple.predicate, triple.object)
+                if key not in found[text_index] or found[text_index][key].score < triple.score:
+                    found[text_index][key] = triple
     return [Extraction(text, sorted(f.values(), key=lambda t: (t.subject_span, t.object_span, t.predicate)))
             for text, f in zip(texts, found)]
