@@ -328,3 +328,15 @@ def test_unilm_on_a_wobert_folder_uses_the_wobert_tokenizer_and_maps_words_back(
     tokens = unilm.tokenizer.convert_ids_to_tokens(ids)
     assert "深度" in tokens and len(tokens) < len("基于深度学习图像识别") + 3  # a word is one token
     assert unilm.decode(ids[types.index(1):]) == "图像识别"  # the target decodes back to its characters
+
+
+def test_the_shipped_model_titles_an_abstract_out_of_the_box():
+    from zhnlp.title import TitleGenerator
+
+    generator = TitleGenerator.from_pretrained()  # data/models/title, no flags
+    assert generator.kind == "pointer" and generator.device == "cpu (numpy)"
+    abstract = ("针对传统图像识别方法精度不高的问题,提出了一种基于卷积神经网络的图像识别方法.实验结果表明,该方法"
+                "在公开数据集上的识别精度明显优于传统方法.")
+    result = generator.generate(abstract)[0]
+    assert result.title and not result.truncated and len(result.title) <= generator.max_target_length
+    assert sum(ch in abstract for ch in result.title) >= 0.8 * len(result.title)  # written from the abstract's words
