@@ -258,3 +258,14 @@ def test_the_bert_encoder_aligns_labels_through_offsets_and_round_trips(tmp_path
         for t in extraction.triples:  # whatever it finds maps back to exact character spans
             assert extraction.text[slice(*t.subject_span)] == t.subject
             assert extraction.text[slice(*t.object_span)] == t.object
+
+
+def test_the_shipped_model_extracts_out_of_the_box():
+    from zhnlp.triples import TripleExtractor
+
+    extractor = TripleExtractor.from_pretrained()  # data/models/triples, no flags, numpy on the CPU
+    text = "《三体》是刘慈欣创作的长篇科幻小说"
+    found = extractor(text)
+    assert extractor.description == "cpu (numpy)" and ("三体", "作者", "刘慈欣") in {
+        (t.subject, t.predicate, t.object) for t in found.triples}
+    assert all(text[slice(*t.subject_span)] == t.subject for t in found.triples)

@@ -26,7 +26,7 @@ WOBERT_TOKENIZERS = ("WoBertTokenizer", "WoBertTokenizerFast")
 # how to get a folder of each type, for the message that refuses another
 MAKE = {"couplet": "zhnlp train couplet --data ../shared/data/couplet -o DIR (or leave out --model: the shipped one)",
         "title": "zhnlp train title --data PAIRS.tsv -o DIR (or leave out --model: the shipped one)",
-        "triples": "zhnlp train triples --data DIR -o MODEL",
+        "triples": "zhnlp train triples --data ../shared/data/triples -o DIR (or leave out --model: the shipped one)",
         "classifier": "zhnlp train classifier --data DIR -o MODEL",
         "vectors": "zhnlp vectors train CORPUS --vocab VOCAB -o DIR",
         "bert": "give a char-level BERT folder (transformers format: config.json with model_type bert)",
