@@ -208,8 +208,7 @@ def train_title_command(
             --titles ../shared/data/title/csl_titles_8k.tsv --keywords ../shared/data/title/csl_train_keywords.txt
         zhnlp train title --data pairs.tsv --model bert-base-chinese -o title-unilm --device cuda
     """
-    from zhnlp.title.train import LIGHT_TRAINING, train_title
-    from zhnlp.title.unilm import UNILM_TRAINING
+    from zhnlp.title.train import LIGHT_TRAINING, UNILM_TRAINING, train_title
     from zhnlp.training import TrainerConfig
 
     recipe = UNILM_TRAINING if model else LIGHT_TRAINING

@@ -340,3 +340,13 @@ def test_the_shipped_model_titles_an_abstract_out_of_the_box():
     result = generator.generate(abstract)[0]
     assert result.title and not result.truncated and len(result.title) <= generator.max_target_length
     assert sum(ch in abstract for ch in result.title) >= 0.8 * len(result.title)  # written from the abstract's words
+
+
+@pytest.mark.skipif(optional_module("torch") is not None, reason="checks the core install, without torch")
+def test_training_commands_without_torch_say_how_to_install_it(tmp_path):
+    data = tmp_path / "pairs.tsv"
+    data.write_text("摘要一\t标题一\n", encoding="utf-8")
+    for args in (("train", "title", "--data", data, "-o", tmp_path / "t"),
+                 ("train", "triples", "--data", tmp_path, "-o", tmp_path / "x")):
+        result = _cli(*args)
+        assert result.exit_code == 1 and 'pip install "zhnlp[torch]"' in result.stderr, result.output

@@ -189,3 +189,14 @@ def write_model_folder(directory: str | os.PathLike, config, vocab: list[str], w
         document["training"] = training
     write_text(directory / "config.json", json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return directory
+
+
+def config_from_dict(cls, data: dict, model_type: str):
+    """A model config dataclass from a config.json's fields: unknown keys dropped (a newer or an
+    HF-style file), lists back to tuples where the field's default is a tuple, ``model_type`` set."""
+    known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+    for name, value in known.items():
+        if isinstance(value, list) and isinstance(cls.__dataclass_fields__[name].default, tuple):
+            known[name] = tuple(value)
+    known["model_type"] = model_type
+    return cls(**known)

@@ -36,11 +36,9 @@ class CoupletConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "CoupletConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "dilations" in known:
-            known["dilations"] = tuple(known["dilations"])
-        known["model_type"] = MODEL_TYPE  # folders of zhnlp 0.1 said zhnlp-couplet-cnn
-        return cls(**known)
+        from ..hub import config_from_dict
+
+        return config_from_dict(cls, data, MODEL_TYPE)  # folders of zhnlp 0.1 said zhnlp-couplet-cnn
 
 
 def default_model_dir() -> Path:

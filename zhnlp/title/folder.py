@@ -47,9 +47,9 @@ class PointerConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "PointerConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known["model_type"] = MODEL_TYPE
-        return cls(**known)
+        from ..hub import config_from_dict
+
+        return config_from_dict(cls, data, MODEL_TYPE)
 
 
 def resolve_folder(name_or_path: str | os.PathLike | None) -> Path:

@@ -22,6 +22,8 @@ MODEL_FLAGS = {"embedding_dim": "--embedding-dim", "hidden_size": "--hidden-size
 # Su's 2e-3; patience counts epochs (one evaluation each)
 LIGHT_TRAINING = dict(max_steps=0, lr=1e-3, warmup_steps=200, weight_decay=0.0, save_every=200, metric="rouge-l",
                       patience=4, grad_clip=2.0, ema_decay=0.998)
+UNILM_TRAINING = dict(max_steps=0, lr=2e-5, warmup_steps=100, weight_decay=0.01, save_every=200, metric="rouge-l",
+                      patience=2)  # bert4keras' CSL example: Adam 1e-5..2e-5, a few epochs
 
 
 def title_batches(examples: list[tuple[int, str, str]], vocab, config: PointerConfig, batch_size: int,

@@ -29,6 +29,7 @@ from torch import nn
 from ..errors import InputError
 from ..wobert.model import load_tokenizer
 from .folder import MODEL_TYPE
+from .train import UNILM_TRAINING
 
 BERT_SUBFOLDER = "bert"
 
@@ -42,9 +43,9 @@ class UniLMConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "UniLMConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known["model_type"] = MODEL_TYPE
-        return cls(**known)
+        from ..hub import config_from_dict
+
+        return config_from_dict(cls, data, MODEL_TYPE)
 
 
 def detokenize(tokens: list[str]) -> str:
@@ -238,10 +239,6 @@ class UniLM(nn.Module):
             raise InputError(f"UniLM title folder {directory} lacks {BERT_SUBFOLDER}/",
                              "give a folder written by zhnlp train title --model BERT")
         return cls.from_bert(bert_dir, UniLMConfig.from_dict(document))
-
-
-UNILM_TRAINING = dict(max_steps=0, lr=2e-5, warmup_steps=100, weight_decay=0.01, save_every=200, metric="rouge-l",
-                      patience=2)  # bert4keras' CSL example: Adam 1e-5..2e-5, a few epochs
 
 
 def unilm_batches(unilm: UniLM, pairs, batch_size: int, seed: int = 0, shuffle: bool = True):

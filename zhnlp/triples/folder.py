@@ -32,11 +32,9 @@ class TripleConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TripleConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "dilations" in known:
-            known["dilations"] = tuple(known["dilations"])
-        known["model_type"] = MODEL_TYPE
-        return cls(**known)
+        from ..hub import config_from_dict
+
+        return config_from_dict(cls, data, MODEL_TYPE)
 
 
 def resolve_folder(name_or_path: str | os.PathLike | None) -> Path:
