@@ -34,8 +34,9 @@ def triples(
     json_output: Annotated[bool, typer.Option("--json", help='One object per input line: {"text", "spo_list": '
                                               '[{"subject", "predicate", "object", "subject_span", "object_span", '
                                               '"score"}]}.')] = False,
-    threshold: Annotated[Optional[str], typer.Option("--threshold", help="Start,end thresholds of the pointers.",
-                                                     show_default="0.6,0.5")] = None,
+    threshold: Annotated[Optional[str], typer.Option("--threshold", help="Start,end thresholds of all pointers "
+                                                     "(default: the model's, chosen on dev when it was trained).",
+                                                     show_default=False)] = None,
     device: DeviceOpt = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences read together.")] = 64,
     encoding: EncodingOpt = "utf-8",
@@ -88,6 +89,11 @@ def train_triples_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="1e-3")] = None,
     ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="0.995")] = None,
+    vectors: Annotated[Optional[Path], typer.Option("--vectors", help="A vectors folder (zhnlp vectors train --unit "
+                                                    "both): characters start the embedding, words become the "
+                                                    "frozen word features.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="A BERT/WoBERT folder or hub id: train the BERT "
+                                                 "encoder on it instead of the light DGCNN.")] = None,
     adversarial: AdversarialOpt = None,
     epsilon: EpsilonOpt = None,
     device: DeviceOpt = "auto",
@@ -111,7 +117,7 @@ def train_triples_command(
     trainer_config = TrainerConfig(**{**TRIPLES_TRAINING, **{k: v for k, v in given.items() if v is not None}})
     summary = train_triples(data, output, dev=dev, dev_fraction=dev_fraction, split_seed=split_seed,
                             trainer_config=trainer_config, batch_size=batch_size, epochs=epochs, restart=restart,
-                            force=force, show_progress=not quiet, encoding=encoding)
+                            force=force, show_progress=not quiet, encoding=encoding, vectors=vectors, model=model)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

@@ -125,6 +125,8 @@ def test_the_light_extractor_learns_triples_with_exact_spans(trained):
     tmp_path, summary = trained
     assert summary["steps"] == 240 and summary["best_dev_f1"] > 0.8
     extractor = TripleExtractor.from_pretrained(tmp_path / "m", device="cpu")
+    saved = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))["thresholds"]
+    assert saved == summary["thresholds"] == list(extractor.thresholds) and summary["dev_f1_with_them"] >= 0.8
     found = extractor(["《围城》是金庸写的小说", "鲁迅出生于成都，后来去了天津"])
     assert {(t.subject, t.predicate, t.object) for t in found[0].triples} == {("围城", "作者", "金庸")}
     assert {(t.subject, t.predicate, t.object) for t in found[1].triples} == {("鲁迅", "出生地", "成都")}
@@ -136,6 +138,75 @@ def test_the_light_extractor_learns_triples_with_exact_spans(trained):
     long = "这是一段很长的开头，" * 6 + "《茶馆》是老舍写的小说"
     tail = [t for t in extractor(long).triples if (t.subject, t.predicate, t.object) == ("茶馆", "作者", "老舍")]
     assert len(tail) == 1 and long[slice(*tail[0].subject_span)] == "茶馆" and tail[0].subject_span[0] > 48
+
+
+def test_thresholds_are_chosen_on_dev_between_the_true_and_the_false_pointers():
+    import numpy as np
+
+    from zhnlp.triples.data import Sentence
+    from zhnlp.triples.extract import CharPieces, tune_thresholds
+
+    class Pointers:  # subject 甲乙 at 0.45 and a false start 丙 at 0.25; object 丙丁 (predicate 0) at 0.9
+        runs_in_numpy = True
+        calls = 0
+
+        def encode(self, ids):
+            Pointers.calls += 1
+            return ids.astype(np.float32)[..., None], ids != 0
+
+        def subject_probs(self, encoded, mask):
+            probs = np.zeros((*encoded.shape[:2], 2), np.float32)
+            probs[:, 0, 0] = probs[:, 1, 1] = 0.45
+            probs[:, 2, 0] = probs[:, 3, 1] = 0.25
+            return probs
+
+        def object_probs(self, encoded, spans):
+            probs = np.zeros((len(spans), encoded.shape[1], 2, 2), np.float32)
+            probs[spans[:, 0] == 0, 2, 0, 0] = probs[spans[:, 0] == 0, 3, 0, 1] = 0.9
+            probs[spans[:, 0] == 2, 0, 1, 0] = probs[spans[:, 0] == 2, 1, 1, 1] = 0.9  # what the false subject gives
+            return probs
+
+    pieces = CharPieces({c: i + 2 for i, c in enumerate("甲乙丙丁")}, 16)
+    dev = [Sentence("甲乙丙丁", [Triple("甲乙", "作者", "丙丁")])] * 3
+    chosen = tune_thresholds(Pointers(), pieces, ["作者", "出生地"], dev)
+    assert chosen["f1_before"] == 0.0 and chosen["f1"] == 1.0  # the original's 0.6 finds no subject
+    start, end = chosen["thresholds"][:2]
+    assert start < 0.45 and end < 0.45 and max(start, end) >= 0.25  # the true subject in, the false one out
+    assert Pointers.calls == 1  # the model ran once; every try decoded its pointers again
+
+
+@needs_torch
+def test_word_features_add_each_characters_frozen_word_vector(tmp_path):
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from zhnlp.training import TrainerConfig
+    from zhnlp.triples import TripleExtractor
+    from zhnlp.triples.train import train_triples
+    from zhnlp.vectors import Vectors
+
+    data = _synthetic(tmp_path, sentences=200)
+    tokens = sorted(set("".join(NAMES + BOOKS + PLACES))) + [w for w in NAMES + BOOKS if len(w) > 1]  # one space
+    matrix = np.random.default_rng(0).normal(size=(len(tokens), 16)).astype(np.float32)
+    Vectors(tokens, matrix, {}).save_pretrained(tmp_path / "vectors")
+    summary = train_triples(data, tmp_path / "m", config={"embedding_dim": 16, "dilations": (1, 2), "attention_heads": 2,
+                                                          "dropout": 0.0, "max_positions": 48},
+                            vectors=tmp_path / "vectors", batch_size=32, show_progress=False,
+                            trainer_config=TrainerConfig(max_steps=30, lr=5e-3, warmup_steps=5, eval_every=30,
+                                                         metric="f1", ema_decay=0.0))
+    assert summary["vectors"].startswith(f"characters: {len(set(''.join(NAMES + BOOKS + PLACES)))} rows from vectors")
+    words = (tmp_path / "m" / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    assert words[:2] == ["[PAD]", "[UNK]"] and words[2:] == tokens
+    weights = load_file(str(tmp_path / "m" / "model.safetensors"))
+    assert np.abs(weights["words.weight"][2:].astype(np.float32) - matrix).max() < 1e-2  # frozen: still the vectors (half precision)
+    extractor = TripleExtractor.from_pretrained(tmp_path / "m", device="cpu")
+    ids, spans = extractor.pieces("《天龙八部》是冰火未央写的")  # cut 《 天龙八部 》 是 冰火 未央 写 的
+    index = {w: i for i, w in enumerate(words)}
+    assert ids.shape == (13, 2) and list(ids[1:5, 1]) == [index["天龙八部"]] * 4  # each character: its word's id
+    assert list(ids[7:11, 1]) == [index[c] for c in "冰火未央"]  # words without a vector: their characters'
+    assert ids[0, 1] == ids[11, 1] == 1 and ids[1, 0] != ids[2, 0]  # 《 and 写 have no vector: unknown
+    found = extractor(["《三体》是冰火未央写的", "鲁迅出生于成都"])
+    assert len(found) == 2 and all(t.subject in f.text for f in found for t in f.triples)
 
 
 @needs_torch
@@ -188,7 +259,8 @@ def test_the_conditional_layer_norm_starts_as_a_plain_layer_norm():
 
 
 @needs_torch
-def test_the_numpy_runtime_computes_what_the_torch_model_computes(tmp_path):
+@pytest.mark.parametrize("word_vocab_size", [0, 12])
+def test_the_numpy_runtime_computes_what_the_torch_model_computes(tmp_path, word_vocab_size):
     import numpy as np
 
     from zhnlp.triples.folder import TripleConfig
@@ -197,12 +269,15 @@ def test_the_numpy_runtime_computes_what_the_torch_model_computes(tmp_path):
 
     torch.manual_seed(0)
     model = TripleModel(TripleConfig(vocab_size=30, num_predicates=3, embedding_dim=16, dilations=(1, 2),
-                                     attention_heads=2, max_positions=40)).eval()
+                                     attention_heads=2, max_positions=40, word_vocab_size=word_vocab_size,
+                                     word_dim=8)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.2)  # the zero-initialised condition included
     twin = NumpyTripleModel(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
     ids = np.array([[3, 4, 5, 6, 7, 8], [9, 10, 11, 0, 0, 0]])
+    if word_vocab_size:  # (B, T, 2): each character's word id beside it
+        ids = np.stack([ids, np.array([[2, 2, 5, 5, 5, 1], [7, 7, 3, 0, 0, 0]])], -1)
     spans = np.array([[1, 2], [0, 1]])
     with torch.no_grad():
         encoded, mask = model.encode(torch.from_numpy(ids))

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 THRESHOLDS = (0.6, 0.5)  # start, end: the original's
+THRESHOLD_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,33 @@ def windows(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
 
 
 class CharPieces:
-    """The light model's units: one id per character (unknown: 1), each its own character span."""
+    """The light model's units: one id per character (unknown: 1), each its own character span. With
+    ``word_index`` (words.txt) each character also gets its word's id, the text cut as jieba cuts it
+    (zhnlp's compiled twin, HMM off) and lowercased as the vectors were trained; a word without a
+    vector gives each of its characters the character's own (the vectors hold both in one space)."""
 
-    def __init__(self, vocab_index: dict[str, int], max_chars: int):
-        self.vocab_index, self.max_chars = vocab_index, max_chars
+    def __init__(self, vocab_index: dict[str, int], max_chars: int, word_index: dict[str, int] | None = None):
+        self.vocab_index, self.max_chars, self.word_index = vocab_index, max_chars, word_index
+        self._segmenter = None
 
-    def __call__(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        return [self.vocab_index.get(ch, 1) for ch in text], [(i, i + 1) for i in range(len(text))]
+    def __call__(self, text: str) -> tuple[list[int] | np.ndarray, list[tuple[int, int]]]:
+        """-> (ids: (T,), or (T, 2) character and word ids; each id's character span)."""
+        chars = [self.vocab_index.get(ch, 1) for ch in text]
+        spans = [(i, i + 1) for i in range(len(text))]
+        if self.word_index is None:
+            return chars, spans
+        if self._segmenter is None:
+            from ..segmentation import JiebaSegmenter
+
+            self._segmenter = JiebaSegmenter.from_jieba()
+        index = self.word_index
+        words: list[int] = []
+        for word in self._segmenter.cut(text.lower()):
+            known = index.get(word)
+            words.extend([known] * len(word) if known is not None else (index.get(ch, 1) for ch in word))
+        if len(words) != len(chars):  # lowercasing changed a length (e.g. 'İ'): characters alone, uncut
+            words = [index.get(ch.lower(), 1) for ch in text]
+        return np.array([chars, words], dtype=np.int64).T, spans
 
 
 class TokenizerPieces:
@@ -84,9 +105,8 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
     """Triples for each text (of any length) with a NumpyTripleModel, or a torch model (TripleModel,
     BertTripleModel) on ``device``; ``pieces_of``: CharPieces or TokenizerPieces, the model's units."""
     from ..parallel import batch_threads
-    from .numpy_model import NumpyTripleModel
 
-    in_numpy = isinstance(model, NumpyTripleModel)
+    in_numpy = getattr(model, "runs_in_numpy", False)
     if not in_numpy:
         import torch
 
@@ -107,7 +127,7 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
         """The triples of one batch of pieces, as (text index, triple)."""
         results: list[tuple[int, FoundTriple]] = []
         longest = max(1, max(len(p[3]) for p in chosen))
-        ids = np.zeros((len(chosen), longest), dtype=np.int64)
+        ids = np.zeros((len(chosen), longest, *np.shape(chosen[0][3])[1:]), dtype=np.int64)  # (B, T) or (B, T, 2)
         scoreable = np.zeros((len(chosen), longest, 1), dtype=np.float32)  # tokens with characters
         for row, (_, _, _, piece_ids, spans) in enumerate(chosen):
             ids[row, :len(piece_ids)] = piece_ids
@@ -156,3 +176,60 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
                     found[text_index][key] = triple
     return [Extraction(text, sorted(f.values(), key=lambda t: (t.subject_span, t.object_span, t.predicate)))
             for text, f in zip(texts, found)]
+
+
+class _Remembered:
+    """A model whose encodings and subject pointers are kept per batch of ids, so that decoding the
+    same sentences again (choosing thresholds) only runs the object pass."""
+
+    def __init__(self, model):
+        self.model = model
+        self.runs_in_numpy = getattr(model, "runs_in_numpy", False)
+        self._encoded: dict = {}
+        self._subjects: dict = {}
+
+    def eval(self):
+        return self.model.eval()
+
+    def encode(self, ids):
+        key = (tuple(ids.shape), (ids if self.runs_in_numpy else ids.cpu().numpy()).tobytes())
+        if key not in self._encoded:
+            self._encoded[key] = self.model.encode(ids)
+        return self._encoded[key]
+
+    def subject_probs(self, encoded, mask):
+        if id(encoded) not in self._subjects:  # the encodings are kept, so their ids stay theirs
+            self._subjects[id(encoded)] = self.model.subject_probs(encoded, mask)
+        return self._subjects[id(encoded)]
+
+    def object_probs(self, encoded, subject_spans):
+        return self.model.object_probs(encoded, subject_spans)
+
+
+def tune_thresholds(model, pieces_of, predicates: Sequence[str], sentences, start=(0.6, 0.5, 0.6, 0.5),
+                    grid=THRESHOLD_GRID, batch_size: int = 64, device="cpu") -> dict:
+    """The four thresholds (subject start, end; object start, end) that give the best exact-match F1
+    on ``sentences`` (data.Sentence, the dev split), by coordinate search over ``grid``: the object
+    pair with the subject pair fixed, then the subject pair, then the object pair again. The model
+    runs once; each try decodes again. Returns {"thresholds", "f1", "f1_before"}."""
+    from .data import Triple
+    from .metrics import triple_scores
+
+    remembered = _Remembered(model)
+    texts = [s.text for s in sentences]
+    gold = [s.triples for s in sentences]
+
+    def f1(thresholds) -> float:
+        found = extract_batch(remembered, pieces_of, predicates, texts, thresholds[:2], thresholds[2:],
+                              batch_size, device)
+        return triple_scores([{Triple(t.subject, t.predicate, t.object) for t in f.triples} for f in found], gold)["f1"]
+
+    best = tuple(start)
+    best_f1 = before = f1(best)
+    for stage in (2, 0, 2):  # which pair moves: the object's, the subject's, the object's
+        for a in grid:
+            for b in grid:
+                trial = best[:stage] + (a, b) + best[stage + 2:]
+                if trial != best and (score := f1(trial)) > best_f1:
+                    best, best_f1 = trial, score
+    return {"thresholds": list(best), "f1": best_f1, "f1_before": before}

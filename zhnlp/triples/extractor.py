@@ -14,11 +14,13 @@ from .extract import THRESHOLDS, CharPieces, Extraction, extract_batch
 
 
 class TripleExtractor:
-    def __init__(self, model, vocab: list[str], predicates: list[str], device, description: str, pieces=None):
+    def __init__(self, model, vocab: list[str], predicates: list[str], device, description: str, pieces=None,
+                 thresholds=THRESHOLDS * 2):
         self.model = model
         self.vocab = vocab
         self.pieces = pieces or CharPieces({ch: i for i, ch in enumerate(vocab)}, model.config.max_positions)
         self.predicates = predicates
+        self.thresholds = tuple(thresholds)  # subject start, end; object start, end
         self.device = device
         self.description = description  # what it runs on, in words
 
@@ -34,7 +36,7 @@ class TripleExtractor:
 
         from ..optional import available, require
         from ..training.device import gpu_may_be_present
-        from .folder import PREDICATES_FILE, TRAIN_HINT, TripleConfig, read_lines, resolve_folder
+        from .folder import PREDICATES_FILE, TRAIN_HINT, WORDS_FILE, TripleConfig, read_lines, resolve_folder
         from .numpy_model import NumpyTripleModel
 
         folder = resolve_folder(name_or_path)
@@ -44,6 +46,11 @@ class TripleExtractor:
             raise InputError(f"{folder}/config.json: not a triples model config ({exc})", TRAIN_HINT) from None
         vocab = read_lines(folder / "vocab.txt", config.vocab_size)
         predicates = read_lines(folder / PREDICATES_FILE, config.num_predicates)
+        pieces = None
+        if config.word_vocab_size:
+            words = read_lines(folder / WORDS_FILE, config.word_vocab_size)
+            pieces = CharPieces({ch: i for i, ch in enumerate(vocab)}, config.max_positions,
+                                {w: i for i, w in enumerate(words)})
         if config.encoder == "bert":
             return cls._bert(folder, config, vocab, predicates, device)
         try:
@@ -53,7 +60,7 @@ class TripleExtractor:
             raise InputError(f"{folder}/model.safetensors does not fit config.json ({str(exc)[:160]})",
                              TRAIN_HINT) from None
         if device == "cpu" or (device == "auto" and not (gpu_may_be_present() and available("torch"))):
-            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)")
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds)
         require("torch", "triple extraction on CUDA")
         import torch
 
@@ -62,10 +69,11 @@ class TripleExtractor:
 
         setup = resolve_device(device)
         if setup.device.type == "cpu":
-            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)")
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds)
         model = TripleModel(config)
         model.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in weights.items()})
-        return cls(model.to(setup.device).eval(), vocab, predicates, setup.device, setup.description)
+        return cls(model.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces,
+                   config.thresholds)
 
     @classmethod
     def _bert(cls, folder, config, vocab, predicates, device) -> "TripleExtractor":
@@ -94,17 +102,22 @@ class TripleExtractor:
                              TRAIN_HINT) from None
         setup = resolve_device(device)
         pieces = TokenizerPieces(load_tokenizer(bert_dir), config.max_positions)
-        return cls(network.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces)
+        return cls(network.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces,
+                   config.thresholds)
 
-    def extract(self, texts: str | Sequence[str], batch_size: int = 64, thresholds=THRESHOLDS,
+    def extract(self, texts: str | Sequence[str], batch_size: int = 64, thresholds=None,
                 object_thresholds=None) -> Extraction | list[Extraction]:
-        """An Extraction (text and triples with spans and scores) per text; a string gives one."""
+        """An Extraction (text and triples with spans and scores) per text; a string gives one.
+        ``thresholds``: (start, end) of the subject pointers, and of the object pointers too unless
+        ``object_thresholds`` are given; default: the model's (config.json's, chosen on dev)."""
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
         if batch_size < 1:
             raise InputError(f"batch size {batch_size} is below 1", "use --batch-size 1 or more")
-        found = extract_batch(self.model, self.pieces, self.predicates, items, thresholds, object_thresholds,
-                              batch_size, self.device)
+        if thresholds is None:
+            thresholds, object_thresholds = self.thresholds[:2], object_thresholds or self.thresholds[2:]
+        found = extract_batch(self.model, self.pieces, self.predicates, items, tuple(thresholds),
+                              tuple(object_thresholds or thresholds), batch_size, self.device)
         return found[0] if single else found
 
     __call__ = extract

@@ -1,6 +1,7 @@
 """A triple-extraction model folder, read and written without torch: config.json (``model_type:
 triples``), model.safetensors, vocab.txt (characters) and predicates.txt (the schema's predicates,
-one per line, in the order of the object head's channels)."""
+one per line, in the order of the object head's channels); with word features also words.txt (the
+words whose vectors each character adds, kg-2019's mixed embedding)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ from ..errors import InputError
 
 MODEL_TYPE = "triples"
 PREDICATES_FILE = "predicates.txt"
+WORDS_FILE = "words.txt"
 TRAIN_HINT = "train one: zhnlp train triples --data ../shared/data/triples -o DIR"
 PAD, UNK = "[PAD]", "[UNK]"
 
@@ -27,6 +29,10 @@ class TripleConfig:
     attention_heads: int = 8  # the self-attention before the subject pointer, as kg-2019
     dropout: float = 0.25
     max_positions: int = 512  # position embeddings; longer sentences are read in overlapping windows
+    word_vocab_size: int = 0  # words of words.txt: each character adds its word's frozen vector (0: characters only)
+    word_dim: int = 128  # the word vectors' size (zhnlp vectors train --dim), projected to embedding_dim
+    # subject start, end; object start, end: the original's until training chooses them on dev (tune_thresholds)
+    thresholds: tuple[float, ...] = (0.6, 0.5, 0.6, 0.5)
     encoder: str = "dgcnn"  # or "bert": a BERT encoder, its config and tokenizer in bert/ (bert_model.py)
     model_type: str = field(default=MODEL_TYPE)
 
@@ -58,9 +64,11 @@ BERT_SUBFOLDER = "bert"
 
 
 def write_triples_folder(model, directory: str | os.PathLike, vocab: list[str], predicates: list[str],
-                         training: dict | None = None, config: TripleConfig | None = None, tokenizer=None) -> Path:
-    """The model's folder: config.json, model.safetensors (half precision), vocab.txt, predicates.txt;
-    for a BERT encoder also bert/ (its config.json and tokenizer; the weights are in model.safetensors)."""
+                         training: dict | None = None, config: TripleConfig | None = None, tokenizer=None,
+                         words: list[str] | None = None) -> Path:
+    """The model's folder: config.json, model.safetensors (half precision), vocab.txt, predicates.txt,
+    words.txt when the model has word features; for a BERT encoder also bert/ (its config.json and
+    tokenizer; the weights are in model.safetensors)."""
     import torch
 
     from ..hub import write_model_folder
@@ -69,6 +77,8 @@ def write_triples_folder(model, directory: str | os.PathLike, vocab: list[str], 
     weights = {k: v.detach().to("cpu", torch.float16).contiguous().numpy() for k, v in model.state_dict().items()}
     directory = write_model_folder(directory, config or model.config, vocab, weights, training)
     write_text(Path(directory) / PREDICATES_FILE, "\n".join(predicates) + "\n")
+    if words:
+        write_text(Path(directory) / WORDS_FILE, "\n".join(words) + "\n")
     if tokenizer is not None:
         bert_dir = Path(directory) / BERT_SUBFOLDER
         bert_dir.mkdir(exist_ok=True)

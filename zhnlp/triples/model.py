@@ -1,7 +1,8 @@
 """The light triple extractor in PyTorch: Su Jianlin's DGCNN of kg-2019 with the half-pointer,
 half-tagging heads of 用bert4keras做三元组抽取 (kexue.fm/archives/7161).
 
-Characters and positions are embedded, read by residual gated dilated convolutions (zhnlp.nn's
+Characters and positions are embedded (with word features, each character also adds its word's
+frozen vector through a learned projection, kg-2019's mixed embedding), read by residual gated dilated convolutions (zhnlp.nn's
 block; dilations 1, 2, 5 three times, then 1, 1, 1), and a self-attention layer feeds the subject
 pointer: per character a start and an end probability (sigmoid, squared as the original). Given one
 subject, a conditional LayerNorm (scale and shift from the subject's start and end vectors, through
@@ -41,6 +42,10 @@ class TripleModel(nn.Module):
         c = config.embedding_dim
         self.embedding = nn.Embedding(config.vocab_size, c, padding_idx=0)
         self.positions = nn.Embedding(config.max_positions, c)
+        if config.word_vocab_size:
+            self.words = nn.Embedding(config.word_vocab_size, config.word_dim, padding_idx=0)
+            self.words.weight.requires_grad_(False)  # the vectors' own space, as kg-2019 keeps its word2vec fixed
+            self.word_projection = nn.Linear(config.word_dim, c, bias=False)
         self.dropout = nn.Dropout(config.dropout)
         self.encoder = GatedResidualStack(c, config.dilations, config.kernel_size, dropout=config.dropout)
         self.attention = nn.MultiheadAttention(c, config.attention_heads, batch_first=True)
@@ -53,10 +58,15 @@ class TripleModel(nn.Module):
         return self.embedding
 
     def encode(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T) ids, 0 = padding -> (encoding (B, T, C), mask (B, T))."""
-        mask = input_ids != 0
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)[None]
-        x = self.dropout(self.embedding(input_ids) + self.positions(positions))  # (B, T, C)
+        """(B, T) character ids, or (B, T, 2) character and word ids with word features; 0 = padding
+        -> (encoding (B, T, C), mask (B, T))."""
+        chars = input_ids[..., 0] if input_ids.ndim == 3 else input_ids  # (B, T)
+        mask = chars != 0
+        positions = torch.arange(chars.shape[1], device=chars.device)[None]
+        x = self.embedding(chars) + self.positions(positions)  # (B, T, C)
+        if self.config.word_vocab_size:
+            x = x + self.word_projection(self.words(input_ids[..., 1]))
+        x = self.dropout(x)
         return self.encoder(x, mask), mask
 
     def subject_probs(self, encoded: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -17,10 +17,14 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float 
 
 
 class NumpyTripleModel:
+    runs_in_numpy = True  # extract_batch hands it numpy arrays, no torch
+
     def __init__(self, config: TripleConfig, weights: dict[str, np.ndarray]):
         self.config = config
         w = {k: v.astype(np.float32) for k, v in weights.items()}
         self.embedding, self.positions = w["embedding.weight"], w["positions.weight"]
+        if config.word_vocab_size:  # each word's vector already projected: one row to add per character
+            self.words = w["words.weight"] @ w["word_projection.weight"].T  # (words, C)
         self.encoder = NumpyGatedStack(w, "encoder", config.dilations, config.kernel_size)
         self.in_proj = (w["attention.in_proj_weight"].T.copy(), w["attention.in_proj_bias"])  # (C, 3C)
         self.out_proj = (w["attention.out_proj.weight"].T.copy(), w["attention.out_proj.bias"])
@@ -31,9 +35,13 @@ class NumpyTripleModel:
         self.object_head = (w["object_head.weight"].T.copy(), w["object_head.bias"])
 
     def encode(self, input_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, T) ids, 0 = padding -> (encoding (B, T, C), mask (B, T))."""
-        mask = input_ids != 0
-        x = self.embedding[input_ids] + self.positions[np.arange(input_ids.shape[1])][None]
+        """(B, T) character ids, or (B, T, 2) character and word ids; 0 = padding -> (encoding
+        (B, T, C), mask (B, T))."""
+        chars = input_ids[..., 0] if input_ids.ndim == 3 else input_ids
+        mask = chars != 0
+        x = self.embedding[chars] + self.positions[np.arange(chars.shape[1])][None]
+        if self.config.word_vocab_size:
+            x += self.words[input_ids[..., 1]]
         return self.encoder(x.astype(np.float32), mask[..., None].astype(np.float32)), mask
 
     def subject_probs(self, encoded: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -41,12 +49,16 @@ class NumpyTripleModel:
         heads = self.config.attention_heads
         size = channels // heads
         qkv = encoded.reshape(-1, channels) @ self.in_proj[0] + self.in_proj[1]  # (B T, 3C)
+        qkv[:, :channels] *= 1 / np.sqrt(size)
         q, k, v = (qkv[:, i * channels:(i + 1) * channels].reshape(batch, length, heads, size).transpose(0, 2, 1, 3)
                    for i in range(3))  # (B, heads, T, size)
-        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(size)  # (B, heads, T, T)
-        scores = np.where(mask[:, None, None, :], scores, -np.inf)
-        scores = np.exp(scores - scores.max(-1, keepdims=True))
-        attended = (scores / scores.sum(-1, keepdims=True)) @ v  # (B, heads, T, size)
+        # the softmax in place on the (B, heads, T, T) scores, its division done on the (B, heads, T, size) result
+        scores = q @ k.transpose(0, 1, 3, 2)  # (B, heads, T, T)
+        scores += np.where(mask, 0.0, -1e30).astype(np.float32)[:, None, None, :]
+        scores -= scores.max(-1, keepdims=True)
+        np.exp(scores, out=scores)
+        attended = scores @ v  # (B, heads, T, size)
+        attended /= scores.sum(-1, keepdims=True)
         attended = attended.transpose(0, 2, 1, 3).reshape(-1, channels) @ self.out_proj[0] + self.out_proj[1]
         logits = (encoded.reshape(-1, channels) + attended) @ self.subject_head[0] + self.subject_head[1]
         return (sigmoid(logits) ** 2).reshape(batch, length, 2)

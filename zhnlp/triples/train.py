@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Sentence, Triple, read_schema, read_sentences
-from .folder import PAD, UNK, TripleConfig
+from .folder import PAD, UNK, WORDS_FILE, TripleConfig
 
 # lr 1e-3 as Su's extraction recipe; his EMA 0.999 averages over 1,000 steps, 7 epochs of these 8,458 sentences
 # (dev F1 still 0 after two), so 0.995 (200 steps, about one epoch at batch 32)
@@ -68,7 +68,7 @@ def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int 
     def collate(indices):
         rng = np.random.default_rng([seed, *map(int, indices)])
         longest = max(len(encoded[i][0]) for i in indices)
-        ids = torch.zeros((len(indices), longest), dtype=torch.long)
+        ids = torch.zeros((len(indices), longest, *encoded[indices[0]][0].shape[1:]), dtype=torch.long)
         subject_labels = torch.zeros((len(indices), longest, 2))
         subject_spans = torch.zeros((len(indices), 2), dtype=torch.long)
         object_labels = torch.zeros((len(indices), longest, len(predicates), 2))
@@ -105,11 +105,13 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
                   dev_fraction: float = 0.1, split_seed: int = 0, config: TripleConfig | dict | None = None,
                   trainer_config=None, batch_size: int = 32, epochs: int = 20, restart: bool = False,
                   force: bool = False, show_progress: bool = True, encoding: str = "utf-8",
-                  model: str | os.PathLike | None = None) -> dict:
+                  model: str | os.PathLike | None = None, vectors: str | os.PathLike | None = None) -> dict:
     """Train the light extractor on ``data`` (a folder with train.json and schema.json, as
     ../shared/data/triples); resumable in ``output_dir``. The dev split: ``dev`` or ``dev_fraction``
     of train drawn with ``split_seed``. ``model``: a BERT or WoBERT folder or hub id to train the BERT
-    encoder (bert_model.py) instead; resuming then starts from the checkpoint's weights."""
+    encoder (bert_model.py) instead; resuming then starts from the checkpoint's weights. ``vectors``: a
+    vectors folder (zhnlp vectors train --unit both) whose characters start the character embedding
+    and whose words (and characters) become the frozen word features, kg-2019's mixed embedding."""
     from ..optional import require
 
     require("torch", "zhnlp train triples")
@@ -125,7 +127,7 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
     output_dir = Path(output_dir)
     resuming = start_run(output_dir, restart, force)
     given = asdict(config) if isinstance(config, TripleConfig) else dict(config or {})
-    for key in ("vocab_size", "num_predicates", "model_type"):
+    for key in ("vocab_size", "num_predicates", "model_type", "word_vocab_size", "word_dim"):
         given.pop(key, None)
     saved = resume_model_config(output_dir, given, MODEL_FLAGS)
     config = TripleConfig.from_dict(saved if saved is not None else given)
@@ -137,7 +139,7 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
         train, held = dev_split(sentences, dev_fraction, split_seed)
     trainer_config = trainer_config or TrainerConfig(**TRIPLES_TRAINING)
     seed_everything(trainer_config.seed)
-    tokenizer = None
+    tokenizer, words, fill_report = None, [], None
     if model is not None:
         from ..hub import resolve_model
         from ..wobert.model import load_tokenizer
@@ -165,8 +167,26 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
             output_dir.mkdir(parents=True, exist_ok=True)
             write_text(vocab_file, "\n".join(vocab) + "\n")
         config.vocab_size, config.num_predicates = len(vocab), len(predicates)
+        words_file = output_dir / WORDS_FILE
+        loaded = None
+        if resuming and words_file.is_file():
+            words = read_lines(words_file)
+        elif vectors is not None and not resuming:
+            from ..vectors import Vectors
+
+            loaded = Vectors.from_pretrained(vectors)
+            words = [PAD, UNK, *loaded.tokens]
+            write_text(words_file, "\n".join(words) + "\n")
+        if words:
+            config.word_vocab_size = len(words)
+            config.word_dim = loaded.dim if loaded is not None else config.word_dim
         network = TripleModel(config)
-        pieces_of = CharPieces({ch: i for i, ch in enumerate(vocab)}, config.max_positions)
+        if loaded is not None:
+            chars = loaded.fill(network.embedding.weight, vocab) if loaded.dim == config.embedding_dim else \
+                f"none (the vectors have {loaded.dim} dimensions, the width is {config.embedding_dim})"
+            fill_report = f"characters: {chars}; words: {loaded.fill(network.words.weight, words)}"
+        pieces_of = CharPieces({ch: i for i, ch in enumerate(vocab)}, config.max_positions,
+                               {w: i for i, w in enumerate(words)} if words else None)
     batches, too_long = triple_batches(train, pieces_of, predicates, batch_size, trainer_config.seed)
     epoch_schedule(trainer_config, len(batches), epochs, evaluate=bool(held))
 
@@ -182,18 +202,44 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
         from .folder import write_triples_folder
 
         write_triples_folder(trained, directory, vocab, predicates, config=config, tokenizer=tokenizer,
-                             training={**asdict(trainer_config), "batch_size": batch_size})
+                             training={**asdict(trainer_config), "batch_size": batch_size}, words=words)
 
     trainer = Trainer(network, trainer_config, output_dir, export=export,
                       model_config=asdict(config) if model is None else None,
                       loss_fn=lambda m, b: m(b["input_ids"], b["subject_labels"], b["subject_spans"],
                                              b["object_labels"]),
-                      show_progress=show_progress, record={"split_seed": split_seed, "dev_fraction": dev_fraction})
+                      show_progress=show_progress, record={"split_seed": split_seed, "dev_fraction": dev_fraction,
+                                                                 **({"vectors": fill_report} if fill_report else {})})
     result = trainer.train(batches, evaluate=evaluate if held else None)
+    chosen = None
+    if held and (output_dir / "model.safetensors").is_file():
+        chosen = choose_thresholds(output_dir, held, "cpu" if model is None else trainer.setup.device.type)
     return {"output": str(output_dir), "steps": result.step, "epochs": round(result.step / len(batches), 2),
             "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1),
             "examples_per_second": round(batch_size * (result.step - result.resumed_from) /
                                          max(result.training_seconds, 1e-9), 1),
             "best_dev_f1": trainer.best, "device": trainer.setup.description, "train_sentences": len(train),
             "dev_sentences": len(held), "skipped_triples": report.skipped_not_in_text, "too_long": too_long,
-            "parameters": sum(p.numel() for p in network.parameters())}
+            "parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
+            **({"thresholds": chosen["thresholds"], "dev_f1_with_them": round(chosen["f1"], 4)} if chosen else {}),
+            **({"vectors": fill_report} if fill_report else {})}
+
+
+def choose_thresholds(folder: str | os.PathLike, sentences: list[Sentence], device: str = "cpu") -> dict:
+    """Choose the model folder's four pointer thresholds on ``sentences`` (its dev split) and write
+    them to its config.json, where TripleExtractor reads them; the search starts from the original's
+    every time, so choosing again gives the same. Returns tune_thresholds' result."""
+    import json
+
+    from ..outputs import write_text
+    from .extract import tune_thresholds
+    from .extractor import TripleExtractor
+
+    extractor = TripleExtractor.from_pretrained(folder, device=device)
+    chosen = tune_thresholds(extractor.model, extractor.pieces, extractor.predicates, sentences,
+                             start=TripleConfig.thresholds, device=extractor.device)
+    config_file = Path(folder) / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["thresholds"] = chosen["thresholds"]
+    write_text(config_file, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    return chosen
