@@ -102,3 +102,22 @@ def print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         table.add_row(*row)
     Console(width=160).print(table)
+
+
+def tiny_bert(folder: Path, texts: list[str], hidden: int = 64, layers: int = 2, heads: int = 2) -> Path:
+    """A random BERT whose vocabulary is the char-BERT vocabulary's tokens seen in ``texts``."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+
+    seen = set("".join(texts).lower())
+    base = (DATA / "wobert" / "bert_chinese_char" / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    vocab = [t for t in base[:106] if t] + [t for t in base[106:] if t in seen]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(str(folder / "vocab.txt"))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                        intermediate_size=4 * hidden, max_position_embeddings=512)
+    BertForMaskedLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

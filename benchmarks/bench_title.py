@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import DATA, ROOT, best_time, print_table
+from _common import DATA, ROOT, best_time, print_table, tiny_bert
 
 TITLE = DATA / "title"
 
@@ -82,25 +82,6 @@ def _training_record(generator, model) -> dict:
 
     path = resolve_folder(model) / "training.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def tiny_bert(folder: Path, texts: list[str], hidden: int = 64, layers: int = 2, heads: int = 2) -> Path:
-    """A random BERT whose vocabulary is the char-BERT vocabulary's tokens seen in ``texts``."""
-    import torch
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
-
-    seen = set("".join(texts).lower())
-    base = (DATA / "wobert" / "bert_chinese_char" / "vocab.txt").read_text(encoding="utf-8").split("\n")
-    vocab = [t for t in base[:106] if t] + [t for t in base[106:] if t in seen]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(str(folder / "vocab.txt"))
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                        intermediate_size=4 * hidden, max_position_embeddings=512)
-    BertForMaskedLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def _unilm_row(train, dev, references) -> list[str]:

@@ -29,9 +29,13 @@ class NumpyGatedStack:
         kernel_size = self.kernel_size
         # what the convolution sees at each position: the k shifted inputs side by side, zero beyond the ends
         windows = np.empty((batch, length, kernel_size * channels), dtype=np.float32)  # (B, T, k C)
+        # every layer writes into the same buffers: fresh arrays of this size cost page faults each time
+        hg = np.empty((batch * length, 2 * channels), dtype=np.float32)  # (B T, 2C)
+        x = np.array(x, dtype=np.float32)  # a copy, updated in place
+        flat = x.reshape(-1, channels)  # (B T, C), a view of x
         for dilation, weight, bias in self.layers:
             if mask is not None:
-                x = x * mask
+                x *= mask
             for j in range(kernel_size):
                 shift = j * dilation - dilation * (kernel_size - 1) // 2  # input offset seen by tap j
                 view = windows[:, :, j * channels:(j + 1) * channels]
@@ -43,15 +47,16 @@ class NumpyGatedStack:
                     view[:, length - shift:] = 0.0
                 else:
                     view[:] = x
-            hg = windows.reshape(-1, windows.shape[-1]) @ weight  # (B T, 2C)
+            np.matmul(windows.reshape(-1, windows.shape[-1]), weight, out=hg)
             hg += bias
             h, g = hg[:, :channels], hg[:, channels:]  # (B T, C) each
             np.negative(g, out=g)  # g becomes the gate σ(g) = 1 / (1 + e^-g), in place
             np.exp(g, out=g)
             g += 1.0
             np.reciprocal(g, out=g)
-            x = x.reshape(-1, channels) - h  # x·σ + h·(1 − σ) = h + (x − h)·σ
-            x *= g
-            x += h
-            x = x.reshape(batch, length, channels)
-        return x if mask is None else x * mask
+            flat -= h  # x·σ + h·(1 − σ) = h + (x − h)·σ, in place
+            flat *= g
+            flat += h
+        if mask is not None:
+            x *= mask
+        return x
