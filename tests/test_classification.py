@@ -78,3 +78,117 @@ def test_labels_the_training_data_never_had_and_label_files_that_disagree(tmp_pa
     with pytest.raises(InputError, match="gb18030"):
         read_examples(gbk)
     assert read_examples(gbk, encoding="gbk")[0] == [Example("很好", "1")]
+
+
+# ------------------------------------------------------------------------------- the classifier
+from .conftest import needs_torch  # noqa: E402
+
+SPORTS, FINANCE = "球赛队员进攻冠军比分教练", "股票基金银行利率市场债券"
+
+
+def _task(tmp_path, n: int = 300, seed: int = 0):
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        sports = rng.random() < 0.5
+        pool = SPORTS if sports else FINANCE
+        rows.append({"label": "103" if sports else "104", "label_desc": "news_sports" if sports else "news_finance",
+                     "sentence": "".join(rng.choice(pool) for _ in range(rng.randrange(4, 12)))})
+    folder = tmp_path / "task"
+    folder.mkdir()
+    _lines(folder / "train.json", rows)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    pytest.importorskip("torch")
+    from zhnlp.classification import train_classifier
+    from zhnlp.training import TrainerConfig
+
+    tmp_path = tmp_path_factory.mktemp("classifier")
+    task = _task(tmp_path)
+    summary = train_classifier(task, tmp_path / "m", size="tiny", show_progress=False,
+                               trainer_config=TrainerConfig(max_steps=60, lr=1e-3, warmup_steps=5, eval_every=30,
+                                                            metric="accuracy", device="cpu"))
+    return tmp_path, summary
+
+
+@needs_torch
+def test_a_classifier_from_scratch_learns_and_is_a_transformers_folder(scratch):
+    from transformers import BertForSequenceClassification
+
+    from zhnlp.classification import Classifier
+    from zhnlp.hub import model_type_of
+
+    tmp_path, summary = scratch
+    assert summary["best_dev_accuracy"] >= 0.9 and summary["dev"] == "0.1 of train.json, seed 0"
+    assert model_type_of(tmp_path / "m") == "classifier"
+    loaded = BertForSequenceClassification.from_pretrained(tmp_path / "m")  # what transformers users do
+    assert loaded.config.id2label == {0: "103", 1: "104"} and loaded.config.model_type == "bert"
+    classifier = Classifier.from_pretrained(tmp_path / "m", device="cpu")
+    found = classifier(["冠军队员进攻", "银行利率股票债券", "教练"])
+    assert [f["label"] for f in found] == ["103", "104", "103"]
+    assert found[1]["label_desc"] == "news_finance" and 0.5 < found[1]["score"] <= 1
+    assert classifier("基金市场") == classifier(["基金市场"])[0]  # a string gives one
+    texts = ["冠军", "银行利率股票债券市场基金", "比分"]  # batches sorted by length give the texts' own order back
+    assert [f["label"] for f in classifier(texts, batch_size=1)] == [f["label"] for f in classifier(texts)]
+
+
+@needs_torch
+def test_classify_and_evaluate_commands(scratch):
+    from .test_title_models import _cli
+
+    tmp_path, _ = scratch
+    lines = tmp_path / "lines.txt"
+    lines.write_text("冠军队员进攻\n\n银行利率股票\n", encoding="utf-8")
+    plain = _cli("classify", lines, "--model", tmp_path / "m", "--device", "cpu")
+    assert plain.exit_code == 0 and plain.stdout == "103\n\n104\n"
+    shown = [json.loads(line) if line else None for line in
+             _cli("classify", lines, "--model", tmp_path / "m", "--json").stdout.split("\n")[:-1]]
+    assert shown[1] is None and shown[0]["label"] == "103" and set(shown[2]) == {"label", "label_desc", "score"}
+    assert _cli("classify", "-", "--model", tmp_path / "m", input="").stdout == ""  # nothing in, nothing out
+    scored = _cli("evaluate", "classifier", "--data", tmp_path / "task", "--model", tmp_path / "m", "--json")
+    scores = json.loads(scored.stdout)
+    assert scores["accuracy"] >= 0.9 and 0.9 <= scores["macro_f1"] <= 1 and scores["examples"] == 300
+    other = _lines(tmp_path / "other.tsv", ["冠军\t103", "天气\t120"])
+    failed = _cli("evaluate", "classifier", "--data", other, "--model", tmp_path / "m")
+    assert failed.exit_code == 1 and "other.tsv, line 2: label '120' is not one of the model's 2 labels" in failed.stderr
+    from .conftest import random_couplet_folder
+
+    random_couplet_folder(tmp_path / "couplet", ["[PAD]", "[UNK]", "天", "地"])
+    wrong = _cli("classify", "天地", "--model", tmp_path / "couplet")
+    assert wrong.exit_code == 1 and "holds a couplet model, not a classifier model" in wrong.stderr
+    bad = _cli("train", "classifier", "--data", _lines(tmp_path / "bad.tsv", ["好\t1", "坏"]), "-o", tmp_path / "x")
+    assert bad.exit_code == 1 and "bad.tsv, line 2: no tab" in bad.stderr and "Traceback" not in bad.output
+
+
+@needs_torch
+def test_fine_tuning_a_bert_folder_and_accuracy_with_macro_f1(tmp_path):
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+
+    from zhnlp.classification import Classifier, train_classifier
+    from zhnlp.classification.train import accuracy_and_macro_f1, char_vocab
+    from zhnlp.training import TrainerConfig
+
+    scores = accuracy_and_macro_f1(["a", "a", "b", "c"], ["a", "b", "b", "b"])
+    assert scores["accuracy"] == 0.5 and scores["macro_f1"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+    task = _task(tmp_path, n=200)
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    (bert / "vocab.txt").write_text("\n".join(char_vocab([SPORTS + FINANCE], 1)) + "\n", encoding="utf-8")
+    BertTokenizerFast(str(bert / "vocab.txt")).save_pretrained(bert)
+    BertForMaskedLM(BertConfig(vocab_size=29, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64)).save_pretrained(bert)
+    summary = train_classifier(task, tmp_path / "m", model=bert, show_progress=False,
+                               trainer_config=TrainerConfig(max_steps=40, lr=2e-3, warmup_steps=4, eval_every=40,
+                                                            metric="accuracy", device="cpu"))
+    assert summary["best_dev_accuracy"] >= 0.8 and summary["labels"] == 2
+    assert Classifier.from_pretrained(tmp_path / "m", device="cpu")("股票基金")["label"] == "104"
+    # a classifier trained further on a task with other labels gets a new head of the right size
+    more = _lines(tmp_path / "three.tsv", [f"{c}\t{i % 3}" for i, c in enumerate((SPORTS + FINANCE) * 5)])
+    again = train_classifier(more, tmp_path / "m3", model=tmp_path / "m", show_progress=False,
+                             trainer_config=TrainerConfig(max_steps=5, lr=1e-3, warmup_steps=1, device="cpu"))
+    assert again["labels"] == 3 and Classifier.from_pretrained(tmp_path / "m3", device="cpu").labels == ["0", "1", "2"]

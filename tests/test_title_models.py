@@ -347,6 +347,7 @@ def test_training_commands_without_torch_say_how_to_install_it(tmp_path):
     data = tmp_path / "pairs.tsv"
     data.write_text("摘要一\t标题一\n", encoding="utf-8")
     for args in (("train", "title", "--data", data, "-o", tmp_path / "t"),
-                 ("train", "triples", "--data", tmp_path, "-o", tmp_path / "x")):
+                 ("train", "triples", "--data", tmp_path, "-o", tmp_path / "x"),
+                 ("train", "classifier", "--data", data, "-o", tmp_path / "c"), ("classify", "文本", "--model", tmp_path)):
         result = _cli(*args)
         assert result.exit_code == 1 and 'pip install "zhnlp[torch]"' in result.stderr, result.output

@@ -69,6 +69,8 @@ def model_type_of(folder: str | os.PathLike) -> str | None:
     if not isinstance(kind, str):
         return None
     kind = LEGACY_MODEL_TYPES.get(kind, kind)
+    if kind == "bert" and isinstance(config.get("zhnlp_task"), str):  # a transformers folder zhnlp trained for a task
+        return config["zhnlp_task"]
     if kind == "bert":
         try:
             tokenizer = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))

@@ -94,13 +94,6 @@ def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int 
                                  shuffle=shuffle, pool_batches=20), len(sentences) - len(kept)
 
 
-def token_list(tokenizer) -> list[str]:
-    """A tokenizer's tokens in id order (one per id: a vocab.txt)."""
-    if getattr(tokenizer, "ids_to_tokens", None) is not None:
-        return list(tokenizer.ids_to_tokens)
-    return [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
-
-
 def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: str | os.PathLike | None = None,
                   dev_fraction: float = 0.1, split_seed: int = 0, config: TripleConfig | dict | None = None,
                   trainer_config=None, batch_size: int = 32, epochs: int = 20, restart: bool = False,
@@ -142,7 +135,7 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
     tokenizer, words, fill_report = None, [], None
     if model is not None:
         from ..hub import resolve_model
-        from ..wobert.model import load_tokenizer
+        from ..wobert.model import load_tokenizer, token_list
         from .bert_model import BertTripleModel
         from .extract import TokenizerPieces
 

@@ -89,6 +89,13 @@ def load_tokenizer(folder: str | os.PathLike):
                          "give a folder with its vocab.txt (a BERT or WoBERT folder)") from None
 
 
+def token_list(tokenizer) -> list[str]:
+    """A tokenizer's tokens in id order (one per id: a vocab.txt)."""
+    if getattr(tokenizer, "ids_to_tokens", None) is not None:
+        return list(tokenizer.ids_to_tokens)
+    return [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
+
+
 def load_wobert(name_or_path: str | os.PathLike):
     """(model, tokenizer) of a WoBERT folder or hub id: the MLM model and its WoBertTokenizer."""
     model = load_masked_lm(name_or_path)
@@ -103,7 +110,9 @@ def load_wobert(name_or_path: str | os.PathLike):
 
 def save_wobert(model, tokenizer: WoBertTokenizer, directory: str | os.PathLike) -> Path:
     """One folder: config.json, model.safetensors, vocab.txt, tokenizer_config.json, each file
-    written beside the folder first and renamed into it (a kill never leaves half a file)."""
+    written beside the folder first and renamed into it (a kill never leaves half a file). Any
+    transformers model and tokenizer go the same way; vocab.txt is written when the tokenizer's
+    own saving leaves it out (fast tokenizers keep tokenizer.json alone)."""
     import shutil
 
     _quiet_transformers()
@@ -114,6 +123,8 @@ def save_wobert(model, tokenizer: WoBertTokenizer, directory: str | os.PathLike)
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        if not (staging / "vocab.txt").is_file():
+            (staging / "vocab.txt").write_text("".join(t + "\n" for t in token_list(tokenizer)), encoding="utf-8")
         for item in staging.iterdir():
             os.replace(item, directory / item.name)
     finally:

@@ -1,0 +1,129 @@
+"""`zhnlp classify`, `zhnlp train classifier`, `zhnlp evaluate classifier`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import AdversarialOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, \
+    RestartOpt, SeedOpt, check_output, handle_errors, text_blocks
+
+ClassifierOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A classifier: a folder, a name under "
+                                                      "$ZHNLP_MODELS, or a hub id.")]
+
+
+@handle_errors
+def classify(
+    text: Annotated[str, typer.Argument(help="A sentence, a file of sentences (one per line), or - for stdin.",
+                                        show_default=False)],
+    model: ClassifierOpt = None,
+    json_output: Annotated[bool, typer.Option("--json", help='One object per input line: {"label", "label_desc", '
+                                              '"score"}.')] = False,
+    device: DeviceOpt = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences read together.")] = 64,
+    encoding: EncodingOpt = "utf-8",
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """One label per input line, same order and count (a blank line gives a blank line; --json: an
+    object per line, label being the training file's value).
+
+    Example:
+
+        zhnlp classify titles.txt --model tnews-model --json
+    """
+    from zhnlp.classification import Classifier
+    from zhnlp.outputs import atomic_output
+
+    check_output(output, force)
+    classifier = None
+    with atomic_output(output, force=force) as handle:
+        for block in text_blocks(text, encoding, "classify"):
+            if classifier is None:
+                classifier = Classifier.from_pretrained(model, device=device)
+            found = iter(classifier([line for line in block if line.strip()], batch_size=batch_size))
+            out = []
+            for line in block:
+                if not line.strip():
+                    out.append("")
+                    continue
+                label = next(found)
+                out.append(json.dumps({**label, "score": round(label["score"], 4)}, ensure_ascii=False)
+                           if json_output else label["label"])
+            handle.write("".join(line + "\n" for line in out))
+            handle.flush()
+
+
+@handle_errors
+def train_classifier_command(
+    data: Annotated[Path, typer.Option("--data", help="A CLUE task folder (train.json, optional dev.json and "
+                                       "labels.json), a JSON-lines file or a TSV file (text<TAB>label).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (holds the checkpoint to resume from).")],
+    model: Annotated[Optional[str], typer.Option("--model", help="A BERT/WoBERT folder or hub id to fine-tune "
+                                                 "(default: a small BERT from scratch on the data's characters).")] = None,
+    dev: Annotated[Optional[Path], typer.Option("--dev", help="Dev examples (default: the folder's dev.json, else "
+                                                "--dev-fraction of train drawn with --split-seed).")] = None,
+    labels: Annotated[Optional[Path], typer.Option("--labels", help="A labels.json giving the classes and their "
+                                                   "order (default: the folder's, else the labels of train).")] = None,
+    dev_fraction: Annotated[float, typer.Option("--dev-fraction", min=0.01, max=0.9)] = 0.1,
+    split_seed: Annotated[int, typer.Option("--split-seed")] = 0,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Most epochs (default: 3 fine-tuning, 5 "
+                                                  "from scratch); early stopping on dev accuracy may end sooner.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    max_length: Annotated[int, typer.Option("--max-length", min=8, help="Tokens read of each text.")] = 128,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="2e-5 fine-tuning, 5e-4 scratch")] = None,
+    ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="off")] = None,
+    adversarial: AdversarialOpt = None,
+    epsilon: EpsilonOpt = None,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    restart: RestartOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a sentence classifier (BertForSequenceClassification); evaluates dev accuracy every
+    epoch and keeps the best. Run again to resume.
+
+    Example:
+
+        zhnlp train classifier --data ../shared/data/classification/tnews -o tnews-model
+    """
+    from zhnlp.classification.train import FINE_TUNING, FROM_SCRATCH, train_classifier
+    from zhnlp.training import TrainerConfig
+
+    given = dict(lr=lr, ema_decay=ema, adversarial=adversarial, epsilon=epsilon, device=device, seed=seed)
+    defaults = FINE_TUNING if model else FROM_SCRATCH
+    trainer_config = TrainerConfig(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
+    summary = train_classifier(data, output, model=model, dev=dev, labels=labels, dev_fraction=dev_fraction,
+                               split_seed=split_seed, trainer_config=trainer_config, batch_size=batch_size,
+                               epochs=epochs, max_length=max_length, restart=restart, force=force,
+                               show_progress=not quiet, encoding=encoding)
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+
+
+@handle_errors
+def evaluate_classifier_command(
+    data: Annotated[Path, typer.Option("--data", help="Labelled examples: a file, or a task folder (its dev.json).")],
+    model: ClassifierOpt = None,
+    device: DeviceOpt = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    encoding: EncodingOpt = "utf-8",
+    json_output: JsonOpt = False,
+) -> None:
+    """Accuracy and macro-F1 of a classifier.
+
+    Example:
+
+        zhnlp evaluate classifier --data ../shared/data/classification/iflytek --model iflytek-model
+    """
+    from zhnlp.classification import evaluate_classifier
+
+    scores = evaluate_classifier(model, data, device=device, batch_size=batch_size, encoding=encoding)
+    if json_output:
+        typer.echo(json.dumps(scores, ensure_ascii=False))
+        return
+    typer.echo(f"accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}  ({scores['examples']} examples "
+               f"of {scores['data']})")
