@@ -127,3 +127,52 @@ def evaluate_classifier_command(
         return
     typer.echo(f"accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}  ({scores['examples']} examples "
                f"of {scores['data']})")
+
+
+@handle_errors
+def compress_command(
+    model: Annotated[str, typer.Argument(help="The classifier to compress (the predecessor): a folder or hub id.",
+                                         show_default=False)],
+    data: Annotated[Path, typer.Option("--data", help="Its task's training data (as train classifier reads it).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder of the compressed classifier (holds both "
+                                         "stages' checkpoints to resume from).")],
+    layers: Annotated[Optional[int], typer.Option("--layers", min=1, help="The successor's layers (default: half the "
+                                                  "predecessor's).")] = None,
+    schedule: Annotated[str, typer.Option("--schedule", help="Replacement probability: constant (bojone) or linear "
+                                          "(JetRunner: min(1, k·t + rate)).")] = "constant",
+    replace_rate: Annotated[float, typer.Option("--replace-rate", help="p, or the linear schedule's start.")] = 0.5,
+    init: Annotated[str, typer.Option("--init", help="Successor modules start as the first K layers (first) or "
+                                      "the first layer of each group (spread).")] = "first",
+    dev: Annotated[Optional[Path], typer.Option("--dev", help="Dev examples (default: as train classifier).")] = None,
+    dev_fraction: Annotated[float, typer.Option("--dev-fraction", min=0.01, max=0.9)] = 0.1,
+    split_seed: Annotated[int, typer.Option("--split-seed")] = 0,
+    replacing_epochs: Annotated[int, typer.Option("--replacing-epochs", min=1)] = 2,
+    successor_epochs: Annotated[int, typer.Option("--successor-epochs", min=1)] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="2e-5")] = None,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    restart: RestartOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compress a classifier by BERT-of-Theseus module replacement: predecessor layer groups replaced
+    by successor modules with probability p while the predecessor stays frozen, then the successor
+    fine-tuned alone. Run again to resume.
+
+    Example:
+
+        zhnlp compress tnews-model --data ../shared/data/classification/tnews -o tnews-small
+    """
+    from zhnlp.classification.theseus import compress
+    from zhnlp.classification.train import FINE_TUNING
+    from zhnlp.training import TrainerConfig
+
+    given = dict(lr=lr, device=device, seed=seed)
+    trainer_config = TrainerConfig(**{**FINE_TUNING, **{k: v for k, v in given.items() if v is not None}})
+    summary = compress(model, data, output, layers=layers, init=init, schedule=schedule, replace_rate=replace_rate,
+                       dev=dev, dev_fraction=dev_fraction, split_seed=split_seed, replacing_epochs=replacing_epochs,
+                       successor_epochs=successor_epochs, batch_size=batch_size, trainer_config=trainer_config,
+                       restart=restart, force=force, show_progress=not quiet, encoding=encoding)
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))

@@ -22,7 +22,7 @@ from .common import (LARGE_INPUT_BYTES, EncodingOpt, ForceOpt, InputsArg, JsonOp
 from .couplet import couplet, evaluate_app, train_app
 from .title import evaluate_title_command, title, train_title_command
 from .triples import evaluate_triples_command, train_triples_command, triples
-from .classify import classify, evaluate_classifier_command, train_classifier_command
+from .classify import classify, compress_command, evaluate_classifier_command, train_classifier_command
 from .vectors import vectors_app
 from .wobert import tokenize, wobert_app
 
@@ -336,6 +336,7 @@ app.command()(triples)
 train_app.command("triples")(train_triples_command)
 evaluate_app.command("triples")(evaluate_triples_command)
 app.command()(classify)
+app.command("compress")(compress_command)
 train_app.command("classifier")(train_classifier_command)
 evaluate_app.command("classifier")(evaluate_classifier_command)
 app.add_typer(train_app, name="train")

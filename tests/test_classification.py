@@ -192,3 +192,80 @@ def test_fine_tuning_a_bert_folder_and_accuracy_with_macro_f1(tmp_path):
     again = train_classifier(more, tmp_path / "m3", model=tmp_path / "m", show_progress=False,
                              trainer_config=TrainerConfig(max_steps=5, lr=1e-3, warmup_steps=1, device="cpu"))
     assert again["labels"] == 3 and Classifier.from_pretrained(tmp_path / "m3", device="cpu").labels == ["0", "1", "2"]
+
+
+# ------------------------------------------------------------------------------- BERT-of-Theseus
+def test_theseus_groups_and_schedules():
+    from zhnlp.classification.theseus import layer_groups, replacement_probability
+
+    assert layer_groups(6, 3) == [range(0, 2), range(2, 4), range(4, 6)]
+    assert layer_groups(5, 2) == [range(0, 2), range(2, 5)]  # every layer in exactly one group
+    assert replacement_probability(1000, "constant", 0.5, 0.01) == 0.5
+    assert replacement_probability(10, "linear", 0.3, 0.01) == pytest.approx(0.4)
+    assert replacement_probability(1000, "linear", 0.3, 0.01) == 1.0
+
+
+@needs_torch
+def test_theseus_trains_only_the_successor_and_its_eval_is_the_compressed_model():
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from zhnlp.classification.theseus import _theseus_model
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=4, num_attention_heads=2, intermediate_size=32,
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=3)
+    predecessor = BertForSequenceClassification(config)
+    before = {k: v.clone() for k, v in predecessor.state_dict().items()}
+    theseus = _theseus_model(predecessor, 2, "spread")
+    ids = torch.tensor([[2, 5, 7, 9, 3], [2, 6, 8, 3, 0]])
+    mask = (ids != 0).long()
+    with torch.no_grad():
+        theseus.train()
+        theseus.replace_prob = 0.0  # every group its predecessor layers: the predecessor itself
+        assert torch.allclose(theseus(ids, mask).logits, predecessor(input_ids=ids, attention_mask=mask).logits)
+        theseus.eval()  # the successor modules alone: what the compressed classifier computes
+        compact = theseus.successor_model().eval()
+        assert compact.config.num_hidden_layers == 2
+        assert torch.allclose(theseus(ids, mask).logits, compact(input_ids=ids, attention_mask=mask).logits, atol=1e-6)
+    # "spread" copies the first layer of each group: layers 0 and 2
+    assert torch.equal(theseus.successor[1].output.dense.weight, predecessor.bert.encoder.layer[2].output.dense.weight)
+    theseus.train()
+    theseus.replace_prob = 0.5
+    optimizer = torch.optim.SGD([p for p in theseus.parameters() if p.requires_grad], lr=0.5)
+    for _ in range(4):
+        optimizer.zero_grad()
+        theseus(ids, mask, labels=torch.tensor([0, 2])).loss.backward()
+        optimizer.step()
+    after = predecessor.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the predecessor is frozen
+    assert not torch.equal(theseus.successor[0].output.dense.weight, before["bert.encoder.layer.0.output.dense.weight"])
+    assert len(predecessor.bert.encoder.layer) == 4  # its own layers are back after every step
+
+
+@needs_torch
+def test_compress_writes_a_smaller_classifier_and_refuses_what_it_cannot_do(scratch, tmp_path):
+    from zhnlp.classification import Classifier
+    from zhnlp.classification.theseus import compress
+    from zhnlp.training import TrainerConfig
+
+    from .test_title_models import _cli
+
+    model_dir, _ = scratch
+    summary = compress(model_dir / "m", model_dir / "task", tmp_path / "small", show_progress=False,
+                       replacing_epochs=2, successor_epochs=1,
+                       trainer_config=TrainerConfig(lr=1e-3, warmup_steps=2, metric="accuracy", device="cpu"))
+    assert summary["predecessor_layers"] == 2 and summary["layers"] == 1 and summary["replacing_steps"] > 0
+    small = Classifier.from_pretrained(tmp_path / "small", device="cpu")
+    assert small.network.config.num_hidden_layers == 1 and small.labels == ["103", "104"]
+    assert summary["best_dev_accuracy"] >= 0.8 and small("股票基金银行")["label"] == "104"
+    again = compress(model_dir / "m", model_dir / "task", tmp_path / "small", show_progress=False,
+                     trainer_config=TrainerConfig(lr=1e-3, warmup_steps=2, metric="accuracy", device="cpu"))
+    assert again["steps"] == summary["steps"]  # both stages finished: resuming does nothing more
+    failed = _cli("compress", model_dir / "m", "--data", model_dir / "task", "-o", tmp_path / "x", "--layers", "2")
+    assert failed.exit_code == 1 and "fewer layers than the predecessor's 2" in failed.stderr
+    from .conftest import random_couplet_folder
+
+    random_couplet_folder(tmp_path / "couplet", ["[PAD]", "[UNK]", "天", "地"])
+    wrong = _cli("compress", tmp_path / "couplet", "--data", model_dir / "task", "-o", tmp_path / "y")
+    assert wrong.exit_code == 1 and "holds a couplet model, not a classifier model" in wrong.stderr

@@ -48,19 +48,27 @@ def _scratch(vocab: list[str], folder: Path, num_labels: int, size: str):
     return BertForSequenceClassification(config), tokenizer
 
 
-def _pretrained(model: str | os.PathLike, num_labels: int):
-    from transformers import BertForSequenceClassification
+def _pretrained(model: str | os.PathLike, labels: list[str]):
+    """(network, tokenizer, labels) for fine-tuning ``model``. A classifier trained further on the
+    same labels keeps its head and its label order; on other labels it gets a new head."""
+    from transformers import BertConfig, BertForSequenceClassification
 
     from ..hub import model_type_of, resolve_model
     from ..wobert.model import _quiet_transformers, load_tokenizer
 
-    folder = resolve_model(model, required=("config.json", "vocab.txt"), weights=True, what="BERT model",
+    folder = resolve_model(model, required=("config.json",), weights=True, what="BERT model",
                            expected=("bert", "wobert", TASK), example="bert-base-chinese")
     _quiet_transformers()
-    again = model_type_of(folder) == TASK  # a classifier trained further: its head fits only the same labels
-    network = BertForSequenceClassification.from_pretrained(folder, num_labels=num_labels,
-                                                            ignore_mismatched_sizes=again)
-    return network, load_tokenizer(folder)
+    if model_type_of(folder) == TASK:
+        config = BertConfig.from_pretrained(folder)
+        own = [config.id2label[i] for i in range(config.num_labels)]
+        if set(own) == set(labels):
+            return BertForSequenceClassification.from_pretrained(folder), load_tokenizer(folder), own
+        network = BertForSequenceClassification.from_pretrained(folder, num_labels=len(labels),
+                                                                ignore_mismatched_sizes=True)
+    else:
+        network = BertForSequenceClassification.from_pretrained(folder, num_labels=len(labels))
+    return network, load_tokenizer(folder), labels
 
 
 def classification_batches(examples: list[Example], tokenizer, labels: list[str], batch_size: int,
@@ -125,7 +133,7 @@ def train_classifier(data: str | os.PathLike, output_dir: str | os.PathLike, mod
     trainer_config = trainer_config or TrainerConfig(**(FINE_TUNING if model is not None else FROM_SCRATCH))
     seed_everything(trainer_config.seed)
     if model is not None:
-        network, tokenizer = _pretrained(model, len(dataset.labels))
+        network, tokenizer, dataset.labels = _pretrained(model, dataset.labels)
     else:
         vocab_file = output_dir / "vocab.txt"
         vocab = vocab_file.read_text(encoding="utf-8").split("\n")[:-1] if resuming and vocab_file.is_file() else \
