@@ -188,3 +188,27 @@ def compress(model: str | os.PathLike, data: str | os.PathLike, output_dir: str 
                                show_progress=show_progress, encoding=encoding)
     return {**summary, "predecessor_layers": num_layers, "layers": layers, "replacing_steps": replaced.step,
             "replacing_best_dev_accuracy": trainer.best, "replacing_seconds": round(replaced.seconds, 1)}
+
+
+def first_layers(model: str | os.PathLike, layers: int, output_dir: str | os.PathLike, force: bool = False) -> Path:
+    """A classifier of the first ``layers`` layers of ``model`` (its embeddings, pooler and classifier
+    kept): the baseline that Theseus is measured against, fine-tuned directly without replacement."""
+    from ..optional import require
+
+    require("torch", "zhnlp compress")
+    from transformers import BertForSequenceClassification
+
+    from ..hub import resolve_model
+    from ..outputs import check_output_folder
+    from ..wobert.model import _quiet_transformers, load_tokenizer, save_wobert
+
+    folder = resolve_model(model, required=("config.json",), weights=True, what="classifier model", expected=TASK)
+    check_output_folder(output_dir, force)
+    _quiet_transformers()
+    full = BertForSequenceClassification.from_pretrained(folder)
+    if not 1 <= layers < full.config.num_hidden_layers:
+        raise InputError(f"{layers} layers: fewer than the model's {full.config.num_hidden_layers} are needed",
+                         f"use {max(full.config.num_hidden_layers // 2, 1)}")
+    full.bert.encoder.layer = full.bert.encoder.layer[:layers]
+    full.config.num_hidden_layers = layers
+    return save_wobert(full, load_tokenizer(folder), output_dir)
