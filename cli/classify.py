@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import AdversarialOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, \
-    RestartOpt, SeedOpt, check_output, handle_errors, text_blocks
+from .common import AdversarialOpt, DevFractionOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, \
+    ModelFolderOpt, OutputOpt, QuietOpt, ReadBatchOpt, RestartOpt, SeedOpt, SplitSeedOpt, TrainBatchOpt, check_output, \
+    handle_errors, text_blocks
 
 ClassifierOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A classifier: a folder, a name under "
                                                       "$ZHNLP_MODELS, or a hub id.")]
@@ -22,7 +23,7 @@ def classify(
     json_output: Annotated[bool, typer.Option("--json", help='One object per input line: {"label", "label_desc", '
                                               '"score"}.')] = False,
     device: DeviceOpt = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences read together.")] = 64,
+    batch_size: ReadBatchOpt = 64,
     encoding: EncodingOpt = "utf-8",
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -60,18 +61,18 @@ def classify(
 def train_classifier_command(
     data: Annotated[Path, typer.Option("--data", help="A CLUE task folder (train.json, optional dev.json and "
                                        "labels.json), a JSON-lines file or a TSV file (text<TAB>label).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (holds the checkpoint to resume from).")],
+    output: ModelFolderOpt,
     model: Annotated[Optional[str], typer.Option("--model", help="A BERT/WoBERT folder or hub id to fine-tune "
                                                  "(default: a small BERT from scratch on the data's characters).")] = None,
     dev: Annotated[Optional[Path], typer.Option("--dev", help="Dev examples (default: the folder's dev.json, else "
                                                 "--dev-fraction of train drawn with --split-seed).")] = None,
     labels: Annotated[Optional[Path], typer.Option("--labels", help="A labels.json giving the classes and their "
                                                    "order (default: the folder's, else the labels of train).")] = None,
-    dev_fraction: Annotated[float, typer.Option("--dev-fraction", min=0.01, max=0.9)] = 0.1,
-    split_seed: Annotated[int, typer.Option("--split-seed")] = 0,
+    dev_fraction: DevFractionOpt = 0.1,
+    split_seed: SplitSeedOpt = 0,
     epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Most epochs (default: 3 fine-tuning, 5 "
                                                   "from scratch); early stopping on dev accuracy may end sooner.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    batch_size: TrainBatchOpt = 32,
     max_length: Annotated[int, typer.Option("--max-length", min=8, help="Tokens read of each text.")] = 128,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="2e-5 fine-tuning, 5e-4 scratch")] = None,
     ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="off")] = None,
@@ -109,7 +110,7 @@ def evaluate_classifier_command(
     data: Annotated[Path, typer.Option("--data", help="Labelled examples: a file, or a task folder (its dev.json).")],
     model: ClassifierOpt = None,
     device: DeviceOpt = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: ReadBatchOpt = 64,
     encoding: EncodingOpt = "utf-8",
     json_output: JsonOpt = False,
 ) -> None:
@@ -144,11 +145,11 @@ def compress_command(
     init: Annotated[str, typer.Option("--init", help="Successor modules start as the first K layers (first) or "
                                       "the first layer of each group (spread).")] = "first",
     dev: Annotated[Optional[Path], typer.Option("--dev", help="Dev examples (default: as train classifier).")] = None,
-    dev_fraction: Annotated[float, typer.Option("--dev-fraction", min=0.01, max=0.9)] = 0.1,
-    split_seed: Annotated[int, typer.Option("--split-seed")] = 0,
+    dev_fraction: DevFractionOpt = 0.1,
+    split_seed: SplitSeedOpt = 0,
     replacing_epochs: Annotated[int, typer.Option("--replacing-epochs", min=1)] = 2,
     successor_epochs: Annotated[int, typer.Option("--successor-epochs", min=1)] = 1,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    batch_size: TrainBatchOpt = 32,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="2e-5")] = None,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,

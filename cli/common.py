@@ -57,6 +57,13 @@ AdversarialOpt = Annotated[Optional[str], typer.Option("--adversarial", help="fg
 EpsilonOpt = Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")]
 SeedOpt = Annotated[int, typer.Option("--seed")]
 RestartOpt = Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")]
+ModelFolderOpt = Annotated[Path, typer.Option("-o", "--output", help="Model folder (holds the checkpoint to resume "
+                                              "from).")]
+DevFractionOpt = Annotated[float, typer.Option("--dev-fraction", min=0.01, max=0.9, help="Share of train held out "
+                                               "for dev when no dev file is given.")]
+SplitSeedOpt = Annotated[int, typer.Option("--split-seed", help="Seed of the dev split.")]
+TrainBatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Examples per training step.")]
+ReadBatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Examples read together.")]
 
 
 _NOTICED: set[str] = set()

@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import AdversarialOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, OutputOpt, QuietOpt, \
-    RestartOpt, SeedOpt, check_output, handle_errors, text_blocks
+from .common import AdversarialOpt, DevFractionOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, \
+    ModelFolderOpt, OutputOpt, QuietOpt, ReadBatchOpt, RestartOpt, SeedOpt, SplitSeedOpt, TrainBatchOpt, check_output, \
+    handle_errors, text_blocks
 
 TriplesModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A triples model: a folder, a name "
                                                         "under $ZHNLP_MODELS, or a hub id.")]
@@ -38,7 +39,7 @@ def triples(
                                                      "(default: the model's, chosen on dev when it was trained).",
                                                      show_default=False)] = None,
     device: DeviceOpt = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Sentences read together.")] = 64,
+    batch_size: ReadBatchOpt = 64,
     encoding: EncodingOpt = "utf-8",
     output: OutputOpt = None,
     force: ForceOpt = False,
@@ -79,14 +80,14 @@ def triples(
 @handle_errors
 def train_triples_command(
     data: Annotated[Path, typer.Option("--data", help="Folder with train.json and schema.json (DuIE).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder (holds the checkpoint to resume from).")],
+    output: ModelFolderOpt,
     dev: Annotated[Optional[Path], typer.Option("--dev", help="Dev sentences (default: --dev-fraction of train, "
                                                 "drawn with --split-seed).")] = None,
-    dev_fraction: Annotated[float, typer.Option("--dev-fraction", min=0.01, max=0.9)] = 0.1,
-    split_seed: Annotated[int, typer.Option("--split-seed")] = 0,
+    dev_fraction: DevFractionOpt = 0.1,
+    split_seed: SplitSeedOpt = 0,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Most epochs; early stopping on dev F1 may end "
                                         "sooner.")] = 20,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    batch_size: TrainBatchOpt = 32,
     lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, show_default="1e-3")] = None,
     ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="0.995")] = None,
     vectors: Annotated[Optional[Path], typer.Option("--vectors", help="A vectors folder (zhnlp vectors train --unit "
@@ -126,7 +127,7 @@ def evaluate_triples_command(
     data: Annotated[Path, typer.Option("--data", help="Labelled sentences (DuIE JSON lines) to score.")],
     model: TriplesModelOpt = None,
     device: DeviceOpt = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 64,
+    batch_size: ReadBatchOpt = 64,
     encoding: EncodingOpt = "utf-8",
     json_output: JsonOpt = False,
 ) -> None:
