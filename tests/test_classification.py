@@ -245,6 +245,8 @@ def test_theseus_trains_only_the_successor_and_its_eval_is_the_compressed_model(
 
 @needs_torch
 def test_compress_writes_a_smaller_classifier_and_refuses_what_it_cannot_do(scratch, tmp_path):
+    import torch
+
     from zhnlp.classification import Classifier
     from zhnlp.classification.theseus import compress
     from zhnlp.training import TrainerConfig
@@ -262,6 +264,13 @@ def test_compress_writes_a_smaller_classifier_and_refuses_what_it_cannot_do(scra
     again = compress(model_dir / "m", model_dir / "task", tmp_path / "small", show_progress=False,
                      trainer_config=TrainerConfig(lr=1e-3, warmup_steps=2, metric="accuracy", device="cpu"))
     assert again["steps"] == summary["steps"]  # both stages finished: resuming does nothing more
+    from zhnlp.classification.theseus import first_layers
+
+    direct = Classifier.from_pretrained(first_layers(model_dir / "m", 1, tmp_path / "first"), device="cpu")
+    whole = Classifier.from_pretrained(model_dir / "m", device="cpu")
+    assert direct.network.config.num_hidden_layers == 1 and direct.labels == whole.labels
+    assert torch.equal(direct.network.bert.encoder.layer[0].output.dense.weight,
+                       whole.network.bert.encoder.layer[0].output.dense.weight)
     failed = _cli("compress", model_dir / "m", "--data", model_dir / "task", "-o", tmp_path / "x", "--layers", "2")
     assert failed.exit_code == 1 and "fewer layers than the predecessor's 2" in failed.stderr
     from .conftest import random_couplet_folder
