@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .common import AdversarialOpt, DevFractionOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, \
-    ModelFolderOpt, OutputOpt, QuietOpt, ReadBatchOpt, RestartOpt, SeedOpt, SplitSeedOpt, TrainBatchOpt, check_output, \
+    ModelFolderOpt, OutputOpt, PatienceOpt, QuietOpt, ReadBatchOpt, RestartOpt, SeedOpt, SplitSeedOpt, TrainBatchOpt, check_output, \
     handle_errors, text_blocks
 
 ClassifierOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A classifier: a folder, a name under "
@@ -78,6 +78,7 @@ def train_classifier_command(
     ema: Annotated[Optional[float], typer.Option("--ema", min=0.0, max=0.9999, show_default="off")] = None,
     adversarial: AdversarialOpt = None,
     epsilon: EpsilonOpt = None,
+    patience: PatienceOpt = None,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     restart: RestartOpt = False,
@@ -95,7 +96,8 @@ def train_classifier_command(
     from zhnlp.classification.train import FINE_TUNING, FROM_SCRATCH, train_classifier
     from zhnlp.training import TrainerConfig
 
-    given = dict(lr=lr, ema_decay=ema, adversarial=adversarial, epsilon=epsilon, device=device, seed=seed)
+    given = dict(lr=lr, ema_decay=ema, adversarial=adversarial, epsilon=epsilon, device=device, seed=seed,
+                 patience=patience)
     defaults = FINE_TUNING if model else FROM_SCRATCH
     trainer_config = TrainerConfig(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
     summary = train_classifier(data, output, model=model, dev=dev, labels=labels, dev_fraction=dev_fraction,

@@ -56,6 +56,8 @@ AdversarialOpt = Annotated[Optional[str], typer.Option("--adversarial", help="fg
                                                        "embeddings.")]
 EpsilonOpt = Annotated[Optional[float], typer.Option("--epsilon", help="FGM step size.", show_default="0.5")]
 SeedOpt = Annotated[int, typer.Option("--seed")]
+PatienceOpt = Annotated[Optional[int], typer.Option("--patience", min=0, help="Stop after this many evaluations "
+                                                    "without a better dev score (0: never stop early).")]
 RestartOpt = Annotated[bool, typer.Option("--restart", help="Ignore the checkpoint in -o.")]
 ModelFolderOpt = Annotated[Path, typer.Option("-o", "--output", help="Model folder (holds the checkpoint to resume "
                                               "from).")]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .common import AdversarialOpt, DevFractionOpt, DeviceOpt, EncodingOpt, EpsilonOpt, ForceOpt, JsonOpt, \
-    ModelFolderOpt, OutputOpt, QuietOpt, ReadBatchOpt, RestartOpt, SeedOpt, SplitSeedOpt, TrainBatchOpt, check_output, \
+    ModelFolderOpt, OutputOpt, PatienceOpt, QuietOpt, ReadBatchOpt, RestartOpt, SeedOpt, SplitSeedOpt, TrainBatchOpt, check_output, \
     handle_errors, text_blocks
 
 TriplesModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="A triples model: a folder, a name "
@@ -97,6 +97,7 @@ def train_triples_command(
                                                  "encoder on it instead of the light DGCNN.")] = None,
     adversarial: AdversarialOpt = None,
     epsilon: EpsilonOpt = None,
+    patience: PatienceOpt = None,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     restart: RestartOpt = False,
@@ -114,7 +115,8 @@ def train_triples_command(
     from zhnlp.training import TrainerConfig
     from zhnlp.triples.train import TRIPLES_TRAINING, train_triples
 
-    given = dict(lr=lr, ema_decay=ema, adversarial=adversarial, epsilon=epsilon, device=device, seed=seed)
+    given = dict(lr=lr, ema_decay=ema, adversarial=adversarial, epsilon=epsilon, device=device, seed=seed,
+                 patience=patience)
     trainer_config = TrainerConfig(**{**TRIPLES_TRAINING, **{k: v for k, v in given.items() if v is not None}})
     summary = train_triples(data, output, dev=dev, dev_fraction=dev_fraction, split_seed=split_seed,
                             trainer_config=trainer_config, batch_size=batch_size, epochs=epochs, restart=restart,
