@@ -135,7 +135,7 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
     tokenizer, words, fill_report = None, [], None
     if model is not None:
         from ..hub import resolve_model
-        from ..wobert.model import load_tokenizer, token_list
+        from ..wobert.model import _quiet_transformers, load_tokenizer, token_list
         from .bert_model import BertTripleModel
         from .extract import TokenizerPieces
 
@@ -144,6 +144,7 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
 
         folder = resolve_model(model, required=("config.json", "vocab.txt"), weights=True, what="BERT model",
                                expected=("bert", "wobert"), example="bert-base-chinese")
+        _quiet_transformers()
         tokenizer = load_tokenizer(folder)
         vocab = token_list(tokenizer)
         bert = BertModel.from_pretrained(folder, add_pooling_layer=False)
