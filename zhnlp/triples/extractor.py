@@ -2,7 +2,7 @@
 
     >>> from zhnlp.triples import TripleExtractor
     >>> extract = TripleExtractor.from_pretrained("triples-model")  # doctest: +SKIP
-    >>> extract("《三体》是刘慈欣创作的长篇科幻小说").triples  # doctest: +SKIP
+    >>> extract("《平凡的世界》是中国作家路遥创作的一部长篇小说").triples  # doctest: +SKIP
 """
 from __future__ import annotations
 
