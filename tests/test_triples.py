@@ -134,6 +134,12 @@ def test_the_light_extractor_learns_triples_with_exact_spans(trained):
         for t in extraction.triples:
             assert extraction.text[slice(*t.subject_span)] == t.subject
             assert extraction.text[slice(*t.object_span)] == t.object and 0 < t.score <= 1
+    from zhnlp.triples.extract import extract_batch
+
+    texts = ["《围城》是金庸写的小说", "鲁迅出生于成都，后来去了天津", "《茶馆》是老舍写的小说，老舍出生于北京"] * 3
+    one_row = extract_batch(extractor.model, extractor.pieces, extractor.predicates, texts, extractor.thresholds[:2],
+                            extractor.thresholds[2:], max_tokens=16)
+    assert [e.triples for e in one_row] == [e.triples for e in extractor(texts)]  # batching changes no answer
     # a sentence longer than the model's 48 positions is read in overlapping windows: its tail's triple is found
     long = "这是一段很长的开头，" * 6 + "《茶馆》是老舍写的小说"
     tail = [t for t in extractor(long).triples if (t.subject, t.predicate, t.object) == ("茶馆", "作者", "老舍")]
