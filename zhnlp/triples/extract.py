@@ -229,7 +229,18 @@ def tune_thresholds(model, pieces_of, predicates: Sequence[str], sentences, star
     from .metrics import triple_scores
 
     remembered = _Remembered(model)
-    texts = [s.text for s in sentences]
+    cut: dict[str, tuple] = {}
+    own_pieces = pieces_of
+
+    class RememberedPieces:  # each text cut once (the word features' segmentation), not once per try
+        max_chars = own_pieces.max_chars
+
+        def __call__(self, text):
+            if text not in cut:
+                cut[text] = own_pieces(text)
+            return cut[text]
+
+    pieces_of, texts = RememberedPieces(), [s.text for s in sentences]
     gold = [s.triples for s in sentences]
 
     def f1(thresholds) -> float:
