@@ -110,6 +110,8 @@ def build_vocab_command(
                                                     "discover-words, added to jieba's for a new domain.")] = None,
     simplify: Annotated[bool, typer.Option("--simplify/--no-simplify", help="Drop base tokens the tokenizer "
                                            "can never produce (## + CJK, [unused]), as WoBERT did.")] = True,
+    char_min_count: Annotated[int, typer.Option("--char-min-count", min=1, help="Without --base-vocab: keep the "
+                                                "characters seen this many times (rarer ones read as [UNK]).")] = 1,
     force: ForceOpt = False,
     encoding: EncodingOpt = "utf-8",
     quiet: QuietOpt = False,
@@ -128,7 +130,7 @@ def build_vocab_command(
     if target.parent.is_dir():
         check_output_file(target, force)  # before the corpus is read; a missing folder is made
     built = build_vocab(inputs, words=words, base_vocab=base_vocab, lexicon=lexicon, simplify=simplify,
-                        encoding=encoding, show_progress=not quiet)
+                        encoding=encoding, show_progress=not quiet, char_min_count=char_min_count)
     written = built.save(target, force=force)
     if not quiet:
         stats = built.stats

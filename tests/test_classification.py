@@ -117,6 +117,19 @@ def scratch(tmp_path_factory):
 
 
 @needs_torch
+def test_the_default_recipes_train_for_their_epochs(tmp_path):
+    # the recipes once carried TrainerConfig's 10,000 steps, which outran any --epochs
+    from zhnlp.classification import train_classifier
+    from zhnlp.classification.train import FROM_SCRATCH
+    from zhnlp.training import TrainerConfig
+
+    task = _task(tmp_path, n=100)
+    summary = train_classifier(task, tmp_path / "m", size="tiny", epochs=2, batch_size=30, show_progress=False,
+                               trainer_config=TrainerConfig(**{**FROM_SCRATCH, "device": "cpu"}))
+    assert summary["steps"] == 2 * 3 and summary["epochs"] == 2.0  # 90 training examples: 3 batches an epoch
+
+
+@needs_torch
 def test_a_classifier_from_scratch_learns_and_is_a_transformers_folder(scratch):
     from transformers import BertForSequenceClassification
 

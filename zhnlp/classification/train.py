@@ -20,7 +20,8 @@ from .data import Dataset, Example, load_dataset
 
 TASK = "classifier"
 # fine-tuning a pre-trained encoder: BERT's own recipe (2e-5, a few epochs), as Su's Theseus code
-FINE_TUNING = dict(lr=2e-5, warmup_steps=100, weight_decay=0.01, metric="accuracy", patience=2, save_every=500)
+# (max_steps 0: the run's length is its epochs, SCRATCH_EPOCHS or FINE_TUNING_EPOCHS unless --epochs)
+FINE_TUNING = dict(max_steps=0, lr=2e-5, warmup_steps=100, weight_decay=0.01, metric="accuracy", patience=2, save_every=500)
 # from scratch the encoder must learn everything from this task alone: a larger rate, more epochs
 FROM_SCRATCH = dict(FINE_TUNING, lr=5e-4, warmup_steps=300)
 SCRATCH_EPOCHS, FINE_TUNING_EPOCHS = 5, 3

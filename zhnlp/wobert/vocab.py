@@ -164,13 +164,15 @@ def is_vocab_word(word: str) -> bool:
 
 def build_vocab(inputs, words: int = 20000, base_vocab: str | os.PathLike | None = None,
                 lexicon: str | os.PathLike | None = None, simplify: bool = True, encoding: str = "utf-8",
-                show_progress: bool = False) -> BuiltVocab:
+                show_progress: bool = False, char_min_count: int = 1) -> BuiltVocab:
     """A WoBERT vocabulary: the base tokens plus the ``words`` most frequent words of the corpus.
 
     The corpus is cut exactly as the tokenizer will cut it: jieba's dictionary without HMM, plus,
     when ``lexicon`` is given, the lexicon's words (a lexicon word gets the jieba count that
     gives it the same probability it has in the lexicon, and at least the count that keeps it
-    whole; the ones that make the vocabulary are returned as ``segmenter_words``).
+    whole; the ones that make the vocabulary are returned as ``segmenter_words``). Without
+    ``base_vocab`` the base is the corpus' characters seen ``char_min_count`` times (a rare
+    character costs a row of embeddings and is seldom learnt; it reads as [UNK]).
     """
     from ..progress import progress_task
     from ..segmentation import JiebaSegmenter
@@ -208,7 +210,7 @@ def build_vocab(inputs, words: int = 20000, base_vocab: str | os.PathLike | None
         if simplify:
             base = simplify_base_vocab(base)
     else:
-        base = chars_vocab(char_counts)
+        base = chars_vocab(char_counts, char_min_count)
     missing = [t for t in ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]") if t not in base]
     if missing:
         raise InputError(f"base vocabulary {base_vocab} lacks {', '.join(missing)}",
