@@ -190,6 +190,15 @@ def test_build_vocab_adds_frequent_words_and_lexicon_words_reach_the_segmenter(t
     assert tok.tokenize("我们喜欢氪金兽") == ["我们", "喜欢", "氪金兽"]
 
 
+def test_build_vocab_char_min_count_keeps_the_characters_seen_often_enough(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("天气很好。\n" * 3 + "罕\n", encoding="utf-8")
+    every = build_vocab([corpus], words=0).tokens
+    often = build_vocab([corpus], words=0, char_min_count=2).tokens
+    assert "罕" in every and "罕" not in often
+    assert [t for t in every if t != "罕"] == often  # the same tokens otherwise, in the same order
+
+
 def _tiny_char_bert(tmp_path, vocab):
     from transformers import BertConfig, BertForMaskedLM
 
