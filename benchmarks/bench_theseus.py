@@ -64,7 +64,7 @@ def subset(folder: Path, out: Path, n: int) -> Path:
     return out
 
 
-def speed(folder: Path, texts: list[str]) -> tuple[str, str, str]:
+def speed(folder: Path, texts: list[str]) -> tuple[float, float, int]:
     from zhnlp.classification import Classifier
 
     classifier = Classifier.from_pretrained(folder, device="cpu")
@@ -72,11 +72,12 @@ def speed(folder: Path, texts: list[str]) -> tuple[str, str, str]:
     for text in texts[:200]:
         classifier(text)
     latency = (time.perf_counter() - started) / min(len(texts), 200)
-    started = time.perf_counter()
-    classifier(texts, batch_size=64)
-    rate = len(texts) / (time.perf_counter() - started)
-    parameters = sum(p.numel() for p in classifier.network.parameters())
-    return f"{1000 * latency:.1f} ms", f"{rate:.0f}/s", f"{parameters / 1e6:.1f} M"
+    rate = 0.0
+    for _ in range(3):  # the best of three: this machine is shared
+        started = time.perf_counter()
+        classifier(texts, batch_size=64)
+        rate = max(rate, len(texts) / (time.perf_counter() - started))
+    return latency, rate, sum(p.numel() for p in classifier.network.parameters())
 
 
 def run_task(name: str, data: Path, models: Path, quick: bool, wobert: str | None,
@@ -97,11 +98,13 @@ def run_task(name: str, data: Path, models: Path, quick: bool, wobert: str | Non
     rows = [cached(models / "tfidf.json", lambda: tfidf_row(dataset))]
     texts = [e.text for e in dataset.dev]
 
+    rates: dict[str, float] = {}
+
     def scored(label: str, folder: Path, notes: str = "") -> float:
         s = evaluate_classifier(folder, dev_file, device="auto")
-        latency, rate, size = speed(folder, texts)
-        rows.append([label, f"{100 * s['accuracy']:.2f}", f"{100 * s['macro_f1']:.2f}", f"{latency}, {rate}",
-                     f"{size}; {notes}"])
+        latency, rates[folder.name], parameters = speed(folder, texts)
+        rows.append([label, f"{100 * s['accuracy']:.2f}", f"{100 * s['macro_f1']:.2f}",
+                     f"{1000 * latency:.1f} ms, {rates[folder.name]:.0f}/s", f"{parameters / 1e6:.1f} M; {notes}"])
         return s["accuracy"]
 
     def trained(sub: str, **options) -> Path:
@@ -125,6 +128,8 @@ def run_task(name: str, data: Path, models: Path, quick: bool, wobert: str | Non
     plain = scored("first K layers fine-tuned directly", direct, "3 epochs, as train classifier --model")
     rows.append(["successor / predecessor", f"{successor / accuracy:.3f}", "", "", "target >= 0.98"])
     rows.append(["successor minus direct", f"{100 * (successor - plain):+.2f}", "", "", "target > 0"])
+    rows.append(["successor speed-up, batch 64", f"{rates['successor'] / rates[predecessor.name]:.2f}x", "", "",
+                 "target >= 1.9x"])
     if not skip_fgm:
         # no early stop, so that both rows train the same steps (a stalled first epoch stopped one)
         scored("from scratch, FGM eps 0.5", trained("scratch-fgm", trainer={"adversarial": "fgm", "patience": 0}),
