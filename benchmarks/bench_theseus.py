@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--tasks", default="tnews,iflytek")
     parser.add_argument("--wobert", help="the small WoBERT folder to fine-tune from")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-fgm", action="store_true", help="leave out the FGM rows (each costs two runs' time)")
+    parser.add_argument("--no-fgm", action="store_true", help="leave out the FGM rows (each costs 2.3x its plain run)")
     args = parser.parse_args()
     started = time.time()
     for name in args.tasks.split(","):

@@ -197,6 +197,8 @@ def test_build_vocab_char_min_count_keeps_the_characters_seen_often_enough(tmp_p
     often = build_vocab([corpus], words=0, char_min_count=2).tokens
     assert "罕" in every and "罕" not in often
     assert [t for t in every if t != "罕"] == often  # the same tokens otherwise, in the same order
+    with pytest.raises(InputError, match="no effect with --base-vocab"):
+        build_vocab([corpus], words=0, base_vocab=corpus, char_min_count=2)
 
 
 def _tiny_char_bert(tmp_path, vocab):

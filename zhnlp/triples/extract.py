@@ -107,8 +107,9 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
     """Triples for each text (of any length) with a NumpyTripleModel, or a torch model (TripleModel,
     BertTripleModel) on ``device``; ``pieces_of``: CharPieces or TokenizerPieces, the model's units.
     ``max_tokens``: the most padded positions in a batch (default: 1,024 in numpy, where batches whose
-    activations fit the CPU's caches run fastest: 404 sentences/s on the triples dev split against
-    236 with 64 rows a batch and no cap, 338 with 1,536; unbounded for torch, which a GPU wants wide)."""
+    activations fit the CPU's caches run fastest: bench_triples.py measured 357 sentences/s on the
+    dev split against 236-264 with 64 rows a batch and no cap; unbounded for torch, which a GPU
+    wants wide)."""
     from ..parallel import batch_threads
 
     in_numpy = getattr(model, "runs_in_numpy", False)

@@ -180,6 +180,9 @@ def build_vocab(inputs, words: int = 20000, base_vocab: str | os.PathLike | None
 
     if words < 0:
         raise InputError(f"--words must be 0 or more, got {words}", "e.g. --words 20000")
+    if base_vocab is not None and char_min_count != 1:
+        raise InputError(f"--char-min-count {char_min_count} has no effect with --base-vocab {base_vocab}",
+                         "give one of them: the base is either that vocabulary or the corpus' characters")
     segmenter = JiebaSegmenter.from_jieba()
     lexicon_words: dict[str, float] = {}
     if lexicon is not None:
