@@ -107,13 +107,20 @@ def discover_words_command(
                                             "before the rarest are pruned (about 16 bytes each; 0: no "
                                             "limit).")] = DiscoveryConfig.max_ngrams,
     encoding: EncodingOpt = "utf-8",
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Run on Dask (pip install "
+                                                     "'zhnlp[dask]'): local[:N] starts N local worker "
+                                                     "processes, tcp://HOST:8786 uses a running cluster. "
+                                                     "Inputs may then be fsspec URLs the workers can read. "
+                                                     "The lexicon is the same.", show_default=False)] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Find the words of a Chinese corpus with no dictionary (minimum-entropy word discovery).
 
-    Prints word<TAB>count<TAB>score, most frequent first. Example:
+    Prints word<TAB>count<TAB>score, most frequent first. Examples:
 
         zhnlp discover-words corpus.txt --top 20
+
+        zhnlp discover-words corpus/ --scheduler local:4 -o words.tsv
     """
     import time
 
@@ -125,7 +132,7 @@ def discover_words_command(
     check_output(output, force)
     notice_pure_python()
     start = time.perf_counter()
-    lexicon = discover_words(inputs, config, encoding=encoding, show_progress=not quiet)
+    lexicon = discover_words(inputs, config, encoding=encoding, show_progress=not quiet, scheduler=scheduler)
     with atomic_output(output, force=force) as handle:
         lexicon.write(handle, format_for(output, fmt, LexiconFormat), top=top, min_length=min_length)
     shown = len(lexicon.top(top, min_length))

@@ -15,6 +15,9 @@ class ZhnlpError(Exception):
         self.hint = hint
         self.exit_code = exit_code
 
+    def __reduce__(self):  # pickled whole, so that an error raised in a Dask worker reaches the user intact
+        return self.__class__, (self.message, self.hint, self.exit_code)
+
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) stopped a job that saved its state first; ``hint`` says how to go on."""

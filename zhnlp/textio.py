@@ -35,6 +35,11 @@ class Source:
     def size(self) -> int | None:
         return None if self.path is None else self.path.stat().st_size
 
+    def lines_before_start(self) -> int:
+        """Lines of the file before where this source starts reading (a byte range's error names
+        the file's line, not the range's)."""
+        return 0
+
     @contextlib.contextmanager
     def open(self) -> Iterator[BinaryIO]:
         if self.path is None:
@@ -81,7 +86,7 @@ def total_bytes(sources: list[Source]) -> int | None:
 
 
 def _decode_error(source: Source, encoding: str, lines_before: int, raw: bytes, exc: UnicodeDecodeError):
-    line = lines_before + raw.count(b"\n", 0, max(exc.start, 0)) + 1
+    line = source.lines_before_start() + lines_before + raw.count(b"\n", 0, max(exc.start, 0)) + 1
     hint = ("try --encoding gb18030 (GBK and GB2312 files read fine with it)"
             if codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
             else "give the file's real encoding with --encoding")
@@ -92,7 +97,7 @@ def _decode_error(source: Source, encoding: str, lines_before: int, raw: bytes, 
 def _check_binary(source: Source, block: bytes, lines_before: int) -> None:
     nul = block.find(b"\x00")
     if nul >= 0:
-        line = lines_before + block.count(b"\n", 0, nul) + 1
+        line = source.lines_before_start() + lines_before + block.count(b"\n", 0, nul) + 1
         raise InputError(f"{source.name}, line {line}: binary data (NUL byte); this is not a text file",
                          "give a plain-text file (UTF-16 files: convert to UTF-8 with iconv)")
 

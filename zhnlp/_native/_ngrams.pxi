@@ -169,6 +169,65 @@ cdef class NgramCounter:
                     out[unpack_key(t.entries[i].key)] = t.entries[i].val
         return out
 
+    def export(self, uint64_t min_count=1):
+        """(keys, counts), two array('Q'): every n-gram (unigrams included) seen at least min_count
+        times, as packed keys, in no set order. ``add_counts`` takes them back: this is how the
+        counts of a byte range travel to the workers that sum them (discovery on Dask)."""
+        cdef size_t i, n = 0, j = 0
+        cdef int p
+        cdef Table* t
+        cdef array.array keys, counts
+        cdef unsigned long long* out_keys
+        cdef unsigned long long* out_counts
+        if min_count < 1:
+            min_count = 1
+        for i in range(1, 65536):
+            n += self.unigrams[i] >= min_count
+        for p in range(self.nparts):
+            t = &self.tables[p]
+            for i in range(t.capacity):
+                n += t.entries[i].key != 0 and t.entries[i].val >= min_count
+        keys = array.clone(_COUNT_TEMPLATE, n, zero=False)
+        counts = array.clone(_COUNT_TEMPLATE, n, zero=False)
+        out_keys, out_counts = keys.data.as_ulonglongs, counts.data.as_ulonglongs
+        for i in range(1, 65536):
+            if self.unigrams[i] >= min_count:
+                out_keys[j], out_counts[j] = (<uint64_t>i) << 48, self.unigrams[i]
+                j += 1
+        for p in range(self.nparts):
+            t = &self.tables[p]
+            for i in range(t.capacity):
+                if t.entries[i].key != 0 and t.entries[i].val >= min_count:
+                    out_keys[j], out_counts[j] = t.entries[i].key, t.entries[i].val
+                    j += 1
+        return keys, counts
+
+    def add_counts(self, const uint64_t[::1] keys, const uint64_t[::1] counts):
+        """Add counts given as packed keys (what ``export`` returns): a unigram's to its count and to
+        total_chars, an n-gram's to its partition. Never prunes."""
+        cdef Py_ssize_t i, n = keys.shape[0]
+        cdef uint64_t key, h
+        cdef int order
+        cdef Table* t
+        if counts.shape[0] != n:
+            raise ValueError(f"{n} keys but {counts.shape[0]} counts")
+        for i in range(n):
+            key = keys[i]
+            order = key_order(key)
+            if order == 0 or order > self.order or (order < 4 and key & ((<uint64_t>1 << (64 - 16 * order)) - 1)):
+                raise ValueError(f"not a packed n-gram of 1..{self.order} chars: {key:#x}")
+            if counts[i] > 0xFFFFFFFF:
+                raise ValueError(f"a count over 2**32 - 1: {counts[i]}")
+            if order == 1:
+                self.unigrams[key >> 48] += counts[i]
+                self.total_chars += counts[i]
+                continue
+            h = mix64(key)
+            t = &self.tables[partition_of(h, self.nparts)]
+            table_add(t, key, h, <uint32_t>counts[i])
+            if t.failed:
+                raise MemoryError("out of memory while adding n-gram counts")
+
     cdef double _pmi(self, uint64_t key, int n, int split, double log_total, uint64_t count) noexcept nogil:
         cdef uint64_t left = self._get(prefix_key(key, split), split)
         cdef uint64_t right = self._get(key << (16 * split), n - split)
@@ -309,6 +368,9 @@ cdef class NgramCounter:
         if ab == 0 or self.unigrams[a] == 0 or self.unigrams[b] == 0:
             return -INFINITY
         return log(<double>ab) + log_total - log(<double>self.unigrams[a]) - log(<double>self.unigrams[b])
+
+
+cdef array.array _COUNT_TEMPLATE = _pyarray.array('Q')
 
 
 cdef class NgramSet:

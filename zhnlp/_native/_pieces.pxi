@@ -224,6 +224,36 @@ cdef class PieceCounter:
         if self.table.failed:
             raise MemoryError()
 
+    def export(self, uint32_t min_count=1):
+        """(hi, lo, counts), three array('Q'): the pieces seen at least min_count times, each packed
+        as chars 0..3 and 4..7 left-aligned, in no set order; ``add_counts`` takes them back."""
+        cdef size_t i, j = 0, n = 0
+        cdef array.array hi, lo, counts
+        for i in range(self.table.capacity):
+            n += self.table.hi[i] != 0 and self.table.counts[i] >= min_count
+        hi, lo = array.clone(_COUNT_TEMPLATE, n, zero=False), array.clone(_COUNT_TEMPLATE, n, zero=False)
+        counts = array.clone(_COUNT_TEMPLATE, n, zero=False)
+        for i in range(self.table.capacity):
+            if self.table.hi[i] != 0 and self.table.counts[i] >= min_count:
+                hi.data.as_ulonglongs[j] = self.table.hi[i]
+                lo.data.as_ulonglongs[j] = self.table.lo[i]
+                counts.data.as_ulonglongs[j] = self.table.counts[i]
+                j += 1
+        return hi, lo, counts
+
+    def add_counts(self, const uint64_t[::1] hi, const uint64_t[::1] lo, const uint64_t[::1] counts):
+        """Add the counts of packed pieces (what ``export`` returns)."""
+        cdef Py_ssize_t i, n = hi.shape[0]
+        if lo.shape[0] != n or counts.shape[0] != n:
+            raise ValueError("hi, lo and counts differ in length")
+        for i in range(n):
+            if hi[i] == 0 or (lo[i] != 0 and hi[i] & 0xFFFF == 0) or counts[i] > 0xFFFFFFFF:
+                raise ValueError(f"not a packed piece and count: {hi[i]:#x} {lo[i]:#x} {counts[i]}")
+            ptable_add(&self.table, hi[i], lo[i], <uint32_t>counts[i])
+            self.total += counts[i]
+        if self.table.failed:
+            raise MemoryError()
+
     def items(self, list chars, uint32_t min_count=1):
         """[(piece as str, count)] for pieces seen at least min_count times, in no set order."""
         cdef list out = []

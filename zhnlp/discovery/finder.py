@@ -26,7 +26,7 @@ import time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .._native import COMPILED, kernels
 from ..errors import ZhnlpError
@@ -164,18 +164,59 @@ def _resegment(corpus: EncodedCorpus, vocab, lattice, min_count: int, workers: i
     return lattice.tally_words(tallies, min_count)
 
 
-def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], config: DiscoveryConfig | None = None,
-                   *, encoding: str = "utf-8", show_progress: bool = False, **overrides) -> Lexicon:
-    """Find the words of a corpus with no dictionary.
+def choose_words(candidates: dict[str, float], cohesive, vocab, config: DiscoveryConfig,
+                 recount: Callable, show_progress: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Steps 4-6 on the cut's candidates (the dict is emptied: it is often the largest thing left):
+    the check back and eq. 2.17, then ``iterations - 1`` times ``recount(lattice)`` (the corpus
+    re-segmented with the lattice's words: {word: count}) and eq. 2.17 again. Each structure is
+    dropped as soon as the next one is built, for memory (a 1 GB corpus has millions of candidates).
+    Returns (counts of the words that stay, score of each multi-char word that stays)."""
+    lattice, ordered = _lattice_of(candidates), _longest_first(candidates)
+    candidates.clear()
+    checked = cohesive.covers(ordered, vocab, 3, config.order)  # the check back
+    scores = _prune_redundant(lattice, ordered, checked, config.redundancy, show_progress)
+    del ordered, checked
+    for _ in range(config.iterations - 1):
+        recounted = recount(lattice)
+        lattice = scores = None
+        lattice, ordered = _lattice_of(recounted), _longest_first(recounted)
+        del recounted
+        scores = _prune_redundant(lattice, ordered, [True] * len(ordered), config.redundancy, show_progress)
+        del ordered
+    return lattice.words(), scores
 
-    inputs: a path, a folder of .txt files, '-' for stdin, or a list of these.
-    Any DiscoveryConfig field can be given as a keyword (``discover_words(path, min_count=20)``).
-    Returns a Lexicon, most frequent first; ``lexicon.stats`` holds counts and timings.
-    """
+
+def lexicon_of(counts: dict[str, float], scores: dict[str, float], config: DiscoveryConfig, stats: dict) -> Lexicon:
+    """The Lexicon of the words seen at least min_count times; ``stats`` gains the word count and the config."""
+    words = [WordEntry(w, int(round(c)), round(scores.get(w, 0.0), 4)) for w, c in counts.items()
+             if c >= config.min_count]
+    return Lexicon(words, {**stats, "words": len(words), "compiled": COMPILED, "config": asdict(config)})
+
+
+def resolve_config(config: DiscoveryConfig | None, overrides: dict) -> DiscoveryConfig:
     config = config or DiscoveryConfig()
     if overrides:
         config = DiscoveryConfig(**{**asdict(config), **overrides})
     config.validate()
+    return config
+
+
+def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], config: DiscoveryConfig | None = None,
+                   *, encoding: str = "utf-8", show_progress: bool = False, scheduler=None,
+                   **overrides) -> Lexicon:
+    """Find the words of a corpus with no dictionary.
+
+    inputs: a path, a folder of .txt files, '-' for stdin, or a list of these.
+    Any DiscoveryConfig field can be given as a keyword (``discover_words(path, min_count=20)``).
+    scheduler: run on Dask instead (``"local"``, ``"local:N"``, ``"tcp://host:8786"`` or a
+    ``distributed.Client``): the same lexicon, see ``zhnlp.discovery.distributed``.
+    Returns a Lexicon, most frequent first; ``lexicon.stats`` holds counts and timings.
+    """
+    config = resolve_config(config, overrides)
+    if scheduler is not None:
+        from .distributed import discover_words_on_dask
+
+        return discover_words_on_dask(inputs, config, scheduler, encoding=encoding, show_progress=show_progress)
     sources = resolve_sources(inputs)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -198,40 +239,20 @@ def discover_words(inputs: str | os.PathLike | Iterable[str | os.PathLike], conf
             corpus.close()  # only re-segmenting reads it again
         timings["cut"] = time.perf_counter() - t
         t = time.perf_counter()
-        # one round of eq. 2.17, then re-segment and recount; each structure is dropped as soon as the
-        # next one is built, for memory (a 1 GB corpus has millions of candidates)
-        lattice, ordered = _lattice_of(candidates), _longest_first(candidates)
         num_candidates = len(candidates)
-        del candidates
-        checked = cohesive.covers(ordered, vocab, 3, config.order)  # the check back
-        del cohesive
-        scores = _prune_redundant(lattice, ordered, checked, config.redundancy, show_progress)
-        del ordered, checked
-        for _ in range(config.iterations - 1):
-            recounted = _resegment(corpus, vocab, lattice, config.min_count, config.resolved_workers(),
-                                   show_progress)
-            lattice = scores = None
-            lattice, ordered = _lattice_of(recounted), _longest_first(recounted)
-            del recounted
-            scores = _prune_redundant(lattice, ordered, [True] * len(ordered), config.redundancy, show_progress)
-            del ordered
-        counts = lattice.words()
-        del lattice
+        counts, scores = choose_words(
+            candidates, cohesive, vocab, config, show_progress=show_progress,
+            recount=lambda lattice: _resegment(corpus, vocab, lattice, config.min_count,
+                                               config.resolved_workers(), show_progress))
         timings["redundancy"] = time.perf_counter() - t
     finally:
         corpus.close()
-    words = [WordEntry(w, int(round(c)), round(scores.get(w, 0.0), 4)) for w, c in counts.items()
-             if c >= config.min_count]
-    stats = {
+    return lexicon_of(counts, scores, config, {
         "chars": total_chars,
         "distinct_chars": len(vocab),
         "distinct_ngrams": distinct_ngrams,
         "pruned_below": prune_floor if prune_floor > 1 else 0,
         "cohesive_ngrams": kept_by_order,
         "candidates": num_candidates,
-        "words": len(words),
-        "compiled": COMPILED,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
-        "config": asdict(config),
-    }
-    return Lexicon(words, stats)
+    })

@@ -32,6 +32,17 @@ def pack_ids(ngram) -> int:
     return key
 
 
+def unpack_key(key: int) -> tuple:
+    """The ids of a packed key, up to its first empty 16-bit field."""
+    ids = []
+    for k in range(4):
+        c = (key >> (48 - 16 * k)) & 0xFFFF
+        if not c:
+            break
+        ids.append(c)
+    return tuple(ids)
+
+
 def partition_of(ngram: tuple, nparts: int) -> int:
     return (mix64(pack_ids(ngram)) & 0xFFFFFFFF) % nparts
 

@@ -1,10 +1,11 @@
 """The pure-Python twin of _ngrams.pxi: n-gram counting and the cohesive set."""
 from __future__ import annotations
 
+from array import array
 from math import inf, log
 
 from .char_vocab import _sentences
-from .common import pair_partition, partition_of
+from .common import pack_ids, pair_partition, partition_of, unpack_key
 
 
 class NgramCounter:
@@ -77,6 +78,39 @@ class NgramCounter:
         for table in self.tables:
             out.update(table)
         return out
+
+    def export(self, min_count=1):
+        """(keys, counts), two array('Q'): every n-gram (unigrams included) seen at least min_count
+        times, as packed keys, in no set order. ``add_counts`` of another counter takes them back."""
+        keys, counts = array("Q"), array("Q")
+        for c, v in self.unigrams.items():
+            if v >= min_count:
+                keys.append(c << 48)
+                counts.append(v)
+        for table in self.tables:
+            for gram, v in table.items():
+                if v >= min_count:
+                    keys.append(pack_ids(gram))
+                    counts.append(v)
+        return keys, counts
+
+    def add_counts(self, keys, counts):
+        """Add counts given as packed keys (what ``export`` returns): a unigram's to its count and to
+        total_chars, an n-gram's to its partition. Never prunes."""
+        if len(counts) != len(keys):
+            raise ValueError(f"{len(keys)} keys but {len(counts)} counts")
+        for key, count in zip(keys, counts):
+            gram = unpack_key(int(key))
+            if not 1 <= len(gram) <= self.order or pack_ids(gram) != key:
+                raise ValueError(f"not a packed n-gram of 1..{self.order} chars: {int(key):#x}")
+            if count > 0xFFFFFFFF:
+                raise ValueError(f"a count over 2**32 - 1: {count}")
+            if len(gram) == 1:
+                self.unigrams[gram[0]] = self.unigrams.get(gram[0], 0) + int(count)
+                self.total_chars += int(count)
+            else:
+                table = self.tables[partition_of(gram, self.nparts)]
+                table[gram] = table.get(gram, 0) + int(count)
 
     def _pmi(self, gram, split, log_total, count):
         left, right = self.get(gram[:split]), self.get(gram[split:])

@@ -1,9 +1,11 @@
 """The pure-Python twin of _pieces.pxi: the cut (当机立断) and piece counting."""
 from __future__ import annotations
 
+from array import array
 from math import inf, log
 
 from .char_vocab import _sentences
+from .common import pack_ids, unpack_key
 
 
 class PieceCounter:
@@ -61,6 +63,28 @@ class PieceCounter:
         for piece, count in other._counts.items():
             self._counts[piece] = self._counts.get(piece, 0) + count
         self.total += other.total
+
+    def export(self, min_count=1):
+        """(hi, lo, counts), three array('Q'): the pieces seen at least min_count times, each packed
+        as chars 0..3 and 4..7 left-aligned, in no set order; ``add_counts`` takes them back."""
+        hi, lo, counts = array("Q"), array("Q"), array("Q")
+        for piece, count in self._counts.items():
+            if count >= min_count:
+                hi.append(pack_ids(piece[:4]))
+                lo.append(pack_ids(piece[4:]))
+                counts.append(count)
+        return hi, lo, counts
+
+    def add_counts(self, hi, lo, counts):
+        """Add the counts of packed pieces (what ``export`` returns)."""
+        if not len(hi) == len(lo) == len(counts):
+            raise ValueError("hi, lo and counts differ in length")
+        for h, low, count in zip(hi, lo, counts):
+            piece = unpack_key(int(h)) + unpack_key(int(low))
+            if not h or (low and len(unpack_key(int(h))) < 4) or count > 0xFFFFFFFF:
+                raise ValueError(f"not a packed piece and count: {int(h):#x} {int(low):#x} {count}")
+            self._counts[piece] = self._counts.get(piece, 0) + int(count)
+            self.total += int(count)
 
     def items(self, chars, min_count=1):
         """[(piece as str, count)] for pieces seen at least min_count times, in no set order."""
