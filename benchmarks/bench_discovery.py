@@ -3,6 +3,8 @@
     python benchmarks/bench_discovery.py            # sidamingzhu.txt and modern_zh.txt (about 4 min)
     python benchmarks/bench_discovery.py --quick    # sidamingzhu.txt only, no nlp_zero on modern_zh
     python benchmarks/bench_discovery.py --big      # the 1 GB input: modern_zh.txt x10 (about 2 min)
+    python benchmarks/bench_discovery.py --dask     # one process against a LocalCluster of 2 workers,
+                                                    # on modern_zh and on it x10 (about 10 min)
 
 Every run happens in a fresh child process, so peak RSS is that run's own. Columns:
 - wall, peak RSS: the whole discovery, reading the file included;
@@ -35,6 +37,43 @@ def child_zhnlp(corpus: str, out: str) -> dict:
     wall = time.perf_counter() - start
     lexicon.save(out, "tsv")
     return {"wall": wall, "stats": lexicon.stats}
+
+
+def child_dask(corpus: str, out: str, workers: str) -> dict:
+    """discover-words --scheduler local:N as the CLI runs it, the cluster's start included, with
+    what the projection needs: each task kind's compute seconds, bytes moved, workers' peak RSS."""
+    import logging
+
+    import distributed
+
+    from zhnlp.discovery import DiscoveryConfig
+    from zhnlp.discovery.distributed import discover_words_on_dask
+
+    start = time.perf_counter()
+    cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, dashboard_address=None,
+                                       silence_logs=logging.ERROR)
+    client = distributed.Client(cluster)
+    started = time.perf_counter()
+    with distributed.get_task_stream(client) as stream:
+        lexicon = discover_words_on_dask(corpus, DiscoveryConfig(), client)
+    job = time.perf_counter() - started
+    lexicon.save(out, "tsv")
+    compute: dict[str, float] = {}
+    for record in stream.data:
+        kind = str(record["key"]).split("-")[1:-2]
+        seconds = sum(s["stop"] - s["start"] for s in record["startstops"] if s["action"] == "compute")
+        compute["-".join(kind)] = compute.get("-".join(kind), 0.0) + seconds
+
+    def peak_rss_mb() -> float:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+    peaks = list(client.run(peak_rss_mb).values())
+    moved = sum(client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total).values())
+    client.close()
+    cluster.close()
+    return {"wall": time.perf_counter() - start, "job": job, "startup": started - start, "stats": lexicon.stats,
+            "compute": compute, "worker_peak_mb": peaks, "moved_bytes": moved}
 
 
 def child_counter(corpus: str, implementation: str, max_chars: int) -> dict:
@@ -124,9 +163,10 @@ def quality(lexicon_path: Path, dictionary: dict[str, int], reference: dict[str,
 
 # ------------------------------------------------------------------------------------ main
 def main() -> None:
-    _common.benchmark_main(__doc__, {"zhnlp": child_zhnlp, "nlp_zero": child_nlp_zero,
+    _common.benchmark_main(__doc__, {"zhnlp": child_zhnlp, "nlp_zero": child_nlp_zero, "dask": child_dask,
                                      "counter": lambda corpus, kind, limit: child_counter(corpus, kind, int(limit))},
-                           run_all, {"--big": "only the 1 GB run: modern_zh.txt ten times over (about 2 min)"})
+                           run_all, {"--big": "only the 1 GB run: modern_zh.txt ten times over (about 2 min)",
+                                     "--dask": "one process against a LocalCluster of 2 workers (about 10 min)"})
 
 
 def run_big() -> None:
@@ -146,9 +186,80 @@ def run_big() -> None:
           f"n-grams pruned below {result['stats']['pruned_below']}")
 
 
+def projection(runs: list[tuple[str, dict, dict]]) -> None:
+    """Wall on N machines of 2 cores from the 1 GB run's measured parts, as a model (printed)."""
+    name, single, dask = runs[-1]
+    compute = dask["compute"]
+    maps = sum(v for k, v in compute.items() if k in ("counting-n-grams", "cutting-sentences", "re-segmenting"))
+    sums = sum(v for k, v in compute.items() if k.endswith("-sum"))
+    small = sum(v for k, v in compute.items() if k in ("part", "meta", "frequent", "candidates"))
+    job = dask["job"]
+    # what neither the tasks nor their spread explain: the driver's own steps (cohesion, redundancy,
+    # building the global vocabulary) and the waits between stages
+    driver = max(0.0, job - (maps + sums + small) / 2)
+    bandwidth = 1e9 / 8 * 10  # 10 Gbit/s between machines
+    print(f"\nprojection from the {name} run (2 local workers, job {job:.1f} s): the range tasks' compute "
+          f"{maps:.1f} s, the partition sums' {sums:.1f} s, small tasks {small:.1f} s, the driver and waits "
+          f"{driver:.1f} s, {dask['moved_bytes'] / 1e6:.0f} MB moved")
+    print("model: wall(N machines x 2 cores) = driver + (range tasks + small tasks) / 2N + sums / min(2N, "
+          "partitions) + bytes moved / (10 Gbit/s); assumes ranges spread evenly, a fixed driver share, and "
+          "partitions = 2 x workers (so the sums spread too); a corpus k times larger multiplies the range "
+          "tasks and the bytes by k, the sums by at most k (only new n-grams add to them)")
+    from _common import print_table
+
+    rows = []
+    for machines in (1, 2, 4, 8, 16, 64):
+        cores = 2 * machines
+        for scale in (1, 10):
+            wall = (driver + (maps + small) * scale / cores + sums * scale / cores
+                    + dask["moved_bytes"] * scale / bandwidth * (0 if machines == 1 else 1))
+            rows.append([str(machines), f"{scale} GB", f"{wall:.0f} s", f"{single['wall'] * scale / wall:.1f}x"])
+    print_table("projected wall of discover-words --scheduler on N machines", ["machines", "corpus", "wall",
+                                                                              "vs one process"], rows)
+
+
+def run_dask() -> None:
+    """One process against a LocalCluster of 2 workers, the whole command each, on modern_zh and on it x10."""
+    import tempfile
+
+    from rich.console import Console
+    from rich.table import Table
+
+    source = DATA / "corpus" / "modern_zh.txt"
+    table = Table(title="discover-words on one process and on Dask (2-core machine, the same run)")
+    for column in ("corpus", "run", "wall s", "of which", "peak RSS MB", "moved MB", "lexicon", "ratio"):
+        table.add_column(column, justify="left" if column in ("corpus", "run", "of which", "lexicon") else "right")
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="zhnlp-bench-") as scratch:
+        big = Path(scratch) / "modern_zh_x10.txt"
+        with open(big, "wb") as out:
+            for _ in range(10):
+                out.write(source.read_bytes())
+        for name, corpus in (("modern_zh.txt", source), ("modern_zh x10", big)):
+            one_out, many_out = Path(scratch) / "one.tsv", Path(scratch) / "many.tsv"
+            single, single_rss = run_child("zhnlp", str(corpus), str(one_out))
+            dask, driver_rss = run_child("dask", str(corpus), str(many_out), "2")
+            same = "identical" if one_out.read_bytes() == many_out.read_bytes() else "DIFFERS"
+            stage = dask["stats"]["seconds"]
+            table.add_row(name, "one process", f"{single['wall']:.1f}", "", f"{single_rss:.0f}", "", "", "1.00")
+            table.add_row("", "2 local workers", f"{dask['wall']:.1f}",
+                          f"start {dask['startup']:.1f}, count {stage['count']:.1f}, cut {stage['cut']:.1f}, "
+                          f"redund. {stage['redundancy']:.1f}",
+                          " / ".join(f"{p:.0f}" for p in dask["worker_peak_mb"]) + f" (driver {driver_rss:.0f})",
+                          f"{dask['moved_bytes'] / 1e6:.0f}", same, f"{dask['wall'] / single['wall']:.2f}")
+            runs.append((name, single, dask))
+    Console(width=200).print(table)
+    print("ratio: wall over the one-process run's in the same benchmark (target <= 1.5); peak RSS of each "
+          "worker (target <= 1200 MB on the 1 GB input) and of the driver process")
+    projection(runs)
+
+
 def run_all(args) -> None:
     if args.big:
         run_big()
+        return
+    if args.dask:
+        run_dask()
         return
     from rich.console import Console
     from rich.table import Table

@@ -72,7 +72,7 @@ def test_same_lexicon_as_one_process_on_real_text(client, tmp_path):
     path.write_bytes(head[:head.rfind(b"\n") + 1])
     single = discover_words(path)
     distributed = on_dask([path], client, range_bytes=700_000, partitions=3)
-    assert distributed.stats["ranges"] == 5
+    assert distributed.stats["ranges"] == 6  # 5 rounded up to a multiple of the 2 workers
     assert entries(distributed) == entries(single) and len(single) > 5000
 
 

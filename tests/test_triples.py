@@ -345,7 +345,7 @@ def test_the_shipped_model_extracts_out_of_the_box():
     from zhnlp.triples import TripleExtractor
 
     extractor = TripleExtractor.from_pretrained()  # data/models/triples, no flags, numpy on the CPU
-    text = "《平凡的世界》是中国作家路遥创作的一部长篇小说"
+    text = "周杰伦演唱的《稻香》收录在专辑《魔杰座》中"
     found = extractor(text)
     assert extractor.description == "cpu (numpy)" and found.triples
     assert all(text[slice(*t.subject_span)] == t.subject and text[slice(*t.object_span)] == t.object
@@ -360,4 +360,4 @@ def test_the_shipped_model_extracts_out_of_the_box():
     _, dev = dev_split(read_sentences(data / "train.json", read_schema(data / "schema.json"))[0], 0.1, seed=0)
     predicted = [{Triple(t.subject, t.predicate, t.object) for t in f.triples}
                  for f in extractor([s.text for s in dev[:300]])]
-    assert triple_scores(predicted, [s.triples for s in dev[:300]])["f1"] > 0.45  # 0.506 on all 940 when shipped
+    assert triple_scores(predicted, [s.triples for s in dev[:300]])["f1"] > 0.45  # 0.511 on all 940 when shipped

@@ -26,6 +26,7 @@ tables are split over the workers): the two agree whenever the single-process ru
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import logging
 import os
@@ -144,8 +145,8 @@ class ByteRange:
             yield _RangeReader(handle, self.start, self.end)
 
 
-def split_inputs(inputs, encoding: str = "utf-8", range_bytes: int = RANGE_BYTES) -> list[ByteRange]:
-    """The byte ranges of every input, in reading order: local files and folders as the
+def input_files(inputs) -> list[tuple[str, int]]:
+    """(name, size) of every input file, in reading order: local files and folders as the
     single-process run resolves them, or fsspec URLs (``s3://bucket/corpus/*.txt``)."""
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -167,11 +168,24 @@ def split_inputs(inputs, encoding: str = "utf-8", range_bytes: int = RANGE_BYTES
             if source.explicit and source.size() == 0:
                 raise InputError(f"{source.name} is empty", "give a file with text in it")
             files.append(str(source.path))
-    whole = any(encoding.lower().replace("_", "-").startswith(u) or encoding.lower().replace("-", "")
-                .startswith(u.replace("-", "")) for u in _UNSPLITTABLE)
+    return [(name, _size_of(name)) for name in files]
+
+
+def split_inputs(inputs, encoding: str = "utf-8", range_bytes: int = RANGE_BYTES, workers: int = 1) -> list[ByteRange]:
+    """The byte ranges of every input file (``input_files``), at most range_bytes each and as many
+    as a multiple of ``workers`` (so that none waits for the others at the end)."""
+    files = inputs if isinstance(inputs, list) and all(isinstance(f, tuple) for f in inputs) else input_files(inputs)
+    try:
+        whole = codecs.lookup(encoding).name.startswith(_UNSPLITTABLE)
+    except LookupError:
+        raise InputError(f"unknown encoding: {encoding}", "use utf-8, gb18030, gbk, big5, utf-16 ...",
+                         exit_code=2) from None
+    total = sum(size for _, size in files)
+    count = -(-total // range_bytes) if total else 0
+    count = -(-count // workers) * workers
+    range_bytes = max(1, -(-total // count)) if count else range_bytes
     ranges = []
-    for name in files:
-        size = _size_of(name)
+    for name, size in files:
         step = max(size, 1) if whole else range_bytes
         ranges.extend(ByteRange(name, start, min(size, start + step)) for start in range(0, size, step))
     return ranges
@@ -213,10 +227,10 @@ def _ngram_partitions(keys: np.ndarray, codepoints: np.ndarray, partitions: int)
 def _count_range(byte_range: ByteRange, encoding: str, order: int, partitions: int):
     """Pass 1 on one range: ((its chars in id order, their counts), [(keys, counts)] per partition)."""
     vocab = kernels.CharVocab()
-    counter = kernels.NgramCounter(order=order, nparts=1)
+    counter = kernels.NgramCounter(order=order, nparts=1, expected_entries=int(byte_range.size() / 3 * 0.65))
     for block in _blocks(byte_range, encoding):
         counter.count(vocab.encode(block), 0)
-    keys, counts = (np.frombuffer(a, dtype=np.uint64) for a in counter.export())
+    keys, counts = _as_arrays(counter.export())
     del counter
     unigram = (keys & np.uint64((1 << 48) - 1)) == 0
     char_counts = np.zeros(len(vocab) + 1, dtype=np.uint64)
@@ -231,38 +245,24 @@ def _count_range(byte_range: ByteRange, encoding: str, order: int, partitions: i
     return (vocab.chars[1:], char_counts[1:]), parts
 
 
-def _sum_by_key(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Key columns and a last column of counts -> the same, one row per distinct key (sorted), counts summed."""
-    *keys, counts = columns
-    order = np.lexsort(keys[::-1]) if len(keys) > 1 else np.argsort(keys[0], kind="stable")
-    keys, counts = [k[order] for k in keys], counts[order]
-    if len(counts) == 0:
-        return (*keys, counts)
-    new = np.zeros(len(counts), dtype=bool)
-    new[0] = True
-    for k in keys:
-        new[1:] |= k[1:] != k[:-1]
-    starts = np.flatnonzero(new)
-    return (*[k[starts] for k in keys], np.add.reduceat(counts, starts))
-
-
-def _merge(total, parts: list) -> tuple[np.ndarray, ...]:
-    """A running total and parts of some ranges, all tuples of columns (keys..., counts), summed."""
-    rows = ([total] if total is not None else []) + list(parts)
-    return _sum_by_key(*[np.concatenate(columns) for columns in zip(*rows)])
+def _as_arrays(exported) -> tuple[np.ndarray, ...]:
+    return tuple(np.frombuffer(a, dtype=np.uint64) for a in exported)
 
 
 def _merge_ngrams(total, translations, *parts):
     """total (keys, counts in global ids, or None) plus the parts of some ranges (local ids), each
-    mapped through its range's translation (local id -> global id)."""
-    mapped_parts = []
+    mapped through its range's translation (local id -> global id), summed in the compiled table."""
+    rows = ([total] if total is not None else []) + list(parts)
+    counter = kernels.NgramCounter(order=4, nparts=1, expected_entries=len(rows[0][0]) + sum(len(r[0]) for r in rows[1:]) // 2)
+    if total is not None:
+        counter.add_counts(*total)
     for (keys, counts), translation in zip(parts, translations):
         mapped = np.zeros(len(keys), dtype=np.uint64)
         for k in range(4):
             shift = np.uint64(48 - 16 * k)
             mapped |= translation[((keys >> shift) & np.uint64(0xFFFF)).astype(np.intp)] << shift
-        mapped_parts.append((mapped, counts))
-    return _merge(total, mapped_parts)
+        counter.add_counts(mapped, counts)
+    return _as_arrays(counter.export())
 
 
 def _frequent(total, min_count: int, columns: int):
@@ -288,7 +288,7 @@ def _cut_range(byte_range: ByteRange, encoding: str, token: str, model, partitio
     pieces = kernels.PieceCounter(model[3].max_len)
     for block in _blocks(byte_range, encoding):
         pieces.cut_and_count(vocab.encode(block), cohesive, counter)
-    hi, lo, counts = (np.frombuffer(a, dtype=np.uint64) for a in pieces.export())
+    hi, lo, counts = _as_arrays(pieces.export())
     del pieces
     h = ((hi * _MIX) ^ lo) * _MIX
     part_of = ((h ^ (h >> np.uint64(29))) % np.uint64(partitions)).astype(np.intp)
@@ -296,7 +296,10 @@ def _cut_range(byte_range: ByteRange, encoding: str, token: str, model, partitio
 
 
 def _merge_pieces(total, _translations, *parts):
-    return _merge(total, parts)
+    pieces = kernels.PieceCounter(8)
+    for hi, lo, counts in ([total] if total is not None else []) + list(parts):
+        pieces.add_counts(hi, lo, counts)
+    return _as_arrays(pieces.export())
 
 
 def _resegment_range(byte_range: ByteRange, encoding: str, token: str, model):
@@ -331,11 +334,12 @@ class _Job:
     def __init__(self, client, ranges: list[ByteRange], encoding: str, show_progress: bool):
         self.client, self.ranges, self.encoding, self.show_progress = client, ranges, encoding, show_progress
         self.token = uuid.uuid4().hex[:12]
-        self.wave = max(2, 2 * max(1, len(client.scheduler_info().get("workers", {})) or 1))
+        self.wave = 2 * max(1, len(client.scheduler_info().get("workers", {})))
 
     def submit(self, function, *args, name: str, **kwargs):
         # retries: a task that raised (a flaky read) runs once more; a dead worker's tasks are rerun anyway
-        return self.client.submit(function, *args, key=f"zhnlp-{name}-{self.token}-{uuid.uuid4().hex[:8]}",
+        key = f"zhnlp-{name.replace(' ', '-')}-{self.token}-{uuid.uuid4().hex[:8]}"
+        return self.client.submit(function, *args, key=key,
                                   retries=1, pure=False, **kwargs)
 
     def broadcast(self, payload):
@@ -368,6 +372,14 @@ class _Job:
                 del futures, parts
             wait(totals)
         return totals
+
+
+def distributed_errors() -> tuple[type[BaseException], ...]:
+    """What Dask raises when tasks are lost for good (as opposed to the task's own errors, which
+    arrive as themselves)."""
+    import distributed
+
+    return distributed.KilledWorker, distributed.client.FuturesCancelledError
 
 
 def _connect(scheduler):
@@ -406,12 +418,18 @@ def discover_words_on_dask(inputs: str | os.PathLike | Iterable, config: Discove
     scheduler: ``"local"`` / ``"local:N"`` (a LocalCluster of N worker processes, started and
     stopped here), a scheduler address, or a ``distributed.Client`` to use as is.
     partitions: hash partitions of the n-gram and piece sums (0: twice the workers)."""
-    ranges = split_inputs(inputs, encoding, range_bytes)
+    files = input_files(inputs)  # bad inputs fail before a cluster starts
     client, cluster = _connect(scheduler)
     try:
-        job = _Job(client, ranges, encoding, show_progress)
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        job = _Job(client, split_inputs(files, encoding, range_bytes, workers), encoding, show_progress)
         partitions = partitions or job.wave
-        return _discover(job, config, partitions)
+        try:
+            return _discover(job, config, partitions)
+        except distributed_errors() as exc:
+            raise ZhnlpError(f"the Dask job failed: {type(exc).__name__}: {exc}",
+                             "a task kept killing its worker (often memory): give workers more "
+                             "(dask worker --memory-limit) or use more of them") from None
     finally:
         if cluster is not None:
             client.close()
