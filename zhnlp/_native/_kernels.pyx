@@ -24,6 +24,7 @@ from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memset
 
 import array as _pyarray
+import os as _os
 import struct as _struct
 
 from .pure import _check_template  # the same validation for both twins

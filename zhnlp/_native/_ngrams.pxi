@@ -24,6 +24,9 @@ cdef class NgramCounter:
     cdef readonly uint64_t total_pairs
     cdef readonly size_t max_entries
     cdef readonly uint32_t prune_floor  # entries below this value were dropped at some point (1: none)
+    # mixed into every hash: a counter filled from another's export (slot order, i.e. hash order)
+    # would otherwise fill its growing table from one end and probe quadratically
+    cdef uint64_t salt
 
     def __cinit__(self, int order=4, int nparts=1, size_t max_entries=0, size_t expected_entries=0):
         cdef int p
@@ -37,12 +40,13 @@ cdef class NgramCounter:
         self.prune_floor = 1
         self.total_chars = 0
         self.total_pairs = 0
+        self.salt = int.from_bytes(_os.urandom(8), "little")
         self.unigrams = <uint64_t*>calloc(65536, sizeof(uint64_t))
         self.tables = <Table*>calloc(nparts, sizeof(Table))
         if self.unigrams == NULL or self.tables == NULL:
             raise MemoryError()
         for p in range(nparts):
-            if table_init(&self.tables[p], (expected_entries // nparts) * 4 // 3 + 1) != 0:
+            if table_init(&self.tables[p], (expected_entries // nparts) * 4 // 3 + 1, self.salt) != 0:
                 raise MemoryError("cannot allocate the n-gram table")
 
     def __dealloc__(self):
@@ -112,9 +116,10 @@ cdef class NgramCounter:
                               int* queued, size_t limit) noexcept nogil:
         """Queue key if it falls in partition `part`, prefetching its slot; count the queue when it
         is full, so BATCH cache misses are in flight at once instead of one. False: out of memory."""
-        cdef uint64_t h = mix64(key)
-        if self.nparts > 1 and partition_of(h, <uint32_t>self.nparts) != <uint32_t>part:
+        cdef uint64_t h
+        if self.nparts > 1 and partition_of(mix64(key), <uint32_t>self.nparts) != <uint32_t>part:
             return True
+        h = table_hash(t, key)
         keys[queued[0]] = key
         hashes[queued[0]] = h
         ZHNLP_PREFETCH(&t.entries[ZHNLP_SLOT(h, t.capacity)])
@@ -139,12 +144,17 @@ cdef class NgramCounter:
             if t.failed:
                 return
 
+    cdef inline Table* _table_of(self, uint64_t key) noexcept nogil:
+        """The partition of a key: from its unsalted hash, so that it is the pure twin's (pruning
+        is per partition); the slot inside comes from the salted one (table_hash)."""
+        if self.nparts == 1:
+            return &self.tables[0]
+        return &self.tables[partition_of(mix64(key), <uint32_t>self.nparts)]
+
     cdef uint64_t _get(self, uint64_t key, int n) noexcept nogil:
-        cdef uint64_t h
         if n == 1:
             return self.unigrams[key >> 48]
-        h = mix64(key)
-        return table_get(&self.tables[partition_of(h, self.nparts)], key)
+        return table_get(self._table_of(key), key)
 
     def get(self, ngram):
         """Count of an n-gram given as a sequence of char ids."""
@@ -209,24 +219,43 @@ cdef class NgramCounter:
         cdef uint64_t key, h
         cdef int order
         cdef Table* t
+        cdef size_t wanted
+        cdef int p
         if counts.shape[0] != n:
             raise ValueError(f"{n} keys but {counts.shape[0]} counts")
-        for i in range(n):
-            key = keys[i]
-            order = key_order(key)
-            if order == 0 or order > self.order or (order < 4 and key & ((<uint64_t>1 << (64 - 16 * order)) - 1)):
-                raise ValueError(f"not a packed n-gram of 1..{self.order} chars: {key:#x}")
-            if counts[i] > 0xFFFFFFFF:
-                raise ValueError(f"a count over 2**32 - 1: {counts[i]}")
-            if order == 1:
-                self.unigrams[key >> 48] += counts[i]
-                self.total_chars += counts[i]
-                continue
-            h = mix64(key)
-            t = &self.tables[partition_of(h, self.nparts)]
-            table_add(t, key, h, <uint32_t>counts[i])
-            if t.failed:
+        for p in range(self.nparts):  # room for all of them at once: growing step by step rehashes often
+            wanted = (self.tables[p].size + n // self.nparts + 1) * 4 // 3 + 1
+            if self.tables[p].capacity < wanted and table_rehash(&self.tables[p], wanted) != 0:
                 raise MemoryError("out of memory while adding n-gram counts")
+        cdef uint64_t batch_keys[BATCH]
+        cdef uint64_t batch_hashes[BATCH]
+        cdef uint32_t batch_counts[BATCH]
+        cdef Table* batch_tables[BATCH]
+        cdef int queued = 0, j
+        for i in range(n + 1):
+            if i < n:
+                key = keys[i]
+                order = key_order(key)
+                if order == 0 or order > self.order or (order < 4 and key & ((<uint64_t>1 << (64 - 16 * order)) - 1)):
+                    raise ValueError(f"not a packed n-gram of 1..{self.order} chars: {key:#x}")
+                if counts[i] > 0xFFFFFFFF:
+                    raise ValueError(f"a count over 2**32 - 1: {counts[i]}")
+                if order == 1:
+                    self.unigrams[key >> 48] += counts[i]
+                    self.total_chars += counts[i]
+                    continue
+                t = self._table_of(key)
+                h = table_hash(t, key)
+                ZHNLP_PREFETCH(&t.entries[ZHNLP_SLOT(h, t.capacity)])  # BATCH cache misses in flight at once
+                batch_keys[queued], batch_hashes[queued] = key, h
+                batch_counts[queued], batch_tables[queued] = <uint32_t>counts[i], t
+                queued += 1
+            if queued == BATCH or (i == n and queued):
+                for j in range(queued):
+                    table_add(batch_tables[j], batch_keys[j], batch_hashes[j], batch_counts[j])
+                    if batch_tables[j].failed:
+                        raise MemoryError("out of memory while adding n-gram counts")
+                queued = 0
 
     cdef double _pmi(self, uint64_t key, int n, int split, double log_total, uint64_t count) noexcept nogil:
         cdef uint64_t left = self._get(prefix_key(key, split), split)
@@ -324,7 +353,7 @@ cdef class NgramCounter:
 
     def get_pair(self, uint32_t a, uint32_t b):
         cdef uint64_t key = ((<uint64_t>a) << 32) | b
-        return table_get(&self.tables[partition_of(mix64(key), self.nparts)], key)
+        return table_get(self._table_of(key), key)
 
     def strong_pairs(self, const uint64_t[::1] word_counts, double total_words, double min_prob,
                      double min_pmi):
