@@ -468,6 +468,26 @@ cdef class NgramSet:
     def __len__(self):
         return self.table.size
 
+    def keys(self):
+        """The packed n-gram keys (a set of n-grams, not of pairs), an array('Q') in no set order;
+        ``add_keys`` of another set takes them back."""
+        cdef size_t i, j = 0
+        cdef array.array out = array.clone(_COUNT_TEMPLATE, self.table.size, zero=False)
+        for i in range(self.table.capacity):
+            if self.table.entries[i].key:
+                out.data.as_ulonglongs[j] = self.table.entries[i].key
+                j += 1
+        return out
+
+    def add_keys(self, const uint64_t[::1] keys):
+        cdef Py_ssize_t i
+        for i in range(keys.shape[0]):
+            if keys[i] == 0:
+                raise ValueError("0 is not a packed key")
+            self._add(keys[i])
+        if self.table.failed:
+            raise MemoryError()
+
     def to_set(self):
         cdef size_t i
         return {unpack_key(self.table.entries[i].key) for i in range(self.table.capacity) if self.table.entries[i].key}

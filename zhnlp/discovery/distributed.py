@@ -238,10 +238,7 @@ def _count_range(byte_range: ByteRange, encoding: str, order: int, partitions: i
     keys, counts = keys[~unigram], counts[~unigram]
     codepoints = np.array([0, *map(ord, vocab.chars[1:])], dtype=np.uint64)
     part_of = _ngram_partitions(keys, codepoints, partitions)
-    order_by_part = np.argsort(part_of, kind="stable")
-    bounds = np.searchsorted(part_of[order_by_part], np.arange(partitions + 1))
-    keys, counts = keys[order_by_part], counts[order_by_part]
-    parts = [(keys[bounds[p]:bounds[p + 1]].copy(), counts[bounds[p]:bounds[p + 1]].copy()) for p in range(partitions)]
+    parts = [(keys[part_of == p], counts[part_of == p]) for p in range(partitions)]
     return (vocab.chars[1:], char_counts[1:]), parts
 
 
@@ -272,20 +269,21 @@ def _frequent(total, min_count: int, columns: int):
     return (len(total[-1]), *[c[keep] for c in total])
 
 
-def _counting_model(model):
-    """The driver's frequent n-gram counts and cohesive set, rebuilt on a worker."""
-    chars, keys, counts, config = model
-    counter = kernels.NgramCounter(order=config.order, nparts=1)
+def _cut_model(model):
+    """What the cut reads, rebuilt on a worker from the driver's arrays: the vocabulary, the counts
+    of the frequent unigrams and bigrams (the weakest-link rule reads no others) and the cohesive set."""
+    chars, keys, counts, cohesive_keys, order = model
+    counter = kernels.NgramCounter(order=order, nparts=1)
     counter.add_counts(keys, counts)
-    thresholds = {n: config.min_pmi * (n - 1) for n in range(2, config.order + 1)}
-    cohesive, kept_by_order = counter.cohesive(config.min_count, thresholds)
-    return _vocab_of(chars), counter, cohesive, kept_by_order
+    cohesive = kernels.NgramSet()
+    cohesive.add_keys(cohesive_keys)
+    return _vocab_of(chars), counter, cohesive
 
 
-def _cut_range(byte_range: ByteRange, encoding: str, token: str, model, partitions: int):
+def _cut_range(byte_range: ByteRange, encoding: str, token: str, model, max_len: int, partitions: int):
     """Pass 2 on one range: its pieces' counts (hi, lo, counts: global ids packed) per partition."""
-    vocab, counter, cohesive, _ = _cached(token, lambda: _counting_model(model))
-    pieces = kernels.PieceCounter(model[3].max_len)
+    vocab, counter, cohesive = _cached(token, lambda: _cut_model(model))
+    pieces = kernels.PieceCounter(max_len)
     for block in _blocks(byte_range, encoding):
         pieces.cut_and_count(vocab.encode(block), cohesive, counter)
     hi, lo, counts = _as_arrays(pieces.export())
@@ -475,11 +473,17 @@ def _discover(job: _Job, config: DiscoveryConfig, partitions: int):
     timings["count"] = time.perf_counter() - start
 
     t = time.perf_counter()
-    model = job.broadcast((chars, keys, counts, config))
-    vocab, counter, cohesive, kept_by_order = _counting_model((chars, keys, counts, config))
-    del counter, keys, counts
-    piece_totals = job.map_reduce("cutting sentences", _cut_range, (f"cut-{job.token}", model, partitions),
-                                  partitions, _merge_pieces)
+    counter = kernels.NgramCounter(order=config.order, nparts=1)
+    counter.add_counts(keys, counts)
+    thresholds = {n: config.min_pmi * (n - 1) for n in range(2, config.order + 1)}
+    cohesive, kept_by_order = counter.cohesive(config.min_count, thresholds)
+    del counter
+    short = (keys & np.uint64(0xFFFFFFFF)) == 0  # unigrams and bigrams
+    model = job.broadcast((chars, keys[short], counts[short], _as_arrays([cohesive.keys()])[0], config.order))
+    del keys, counts, short
+    vocab = _vocab_of(chars)
+    piece_totals = job.map_reduce("cutting sentences", _cut_range,
+                                  (f"cut-{job.token}", model, config.max_len, partitions), partitions, _merge_pieces)
     pieces = kernels.PieceCounter(config.max_len)
     for _, hi, lo, counts in job.client.gather([job.submit(_frequent, p, config.min_count, 3, name="candidates")
                                                 for p in piece_totals]):

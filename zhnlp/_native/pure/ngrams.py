@@ -220,5 +220,16 @@ class NgramSet:
     def __len__(self):
         return len(self._set)
 
+    def keys(self):
+        """The packed n-gram keys (a set of n-grams, not of pairs), an array('Q') in no set order;
+        ``add_keys`` of another set takes them back."""
+        return array("Q", [pack_ids(k) for k in self._set])
+
+    def add_keys(self, keys):
+        for key in keys:
+            if key == 0:
+                raise ValueError("0 is not a packed key")
+            self._set.add(unpack_key(int(key)))
+
     def to_set(self):
         return set(self._set)
