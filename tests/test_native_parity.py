@@ -344,3 +344,56 @@ def test_a_lattice_saved_as_bytes_cuts_as_the_one_it_was_saved_from(lexicon, tex
         assert again.get_count("天地人") == 7.0
         with pytest.raises(ValueError):
             module.WordLattice.from_bytes(b"not a lattice at all")
+
+
+def _exported_and_added_back(module, text, nparts, min_count):
+    """export / add_counts / keys / add_keys, the way discovery's Dask job moves counts between workers."""
+    vocab = module.CharVocab()
+    ids = vocab.encode(text)
+    counter = module.NgramCounter(order=4, nparts=nparts)
+    for part in range(nparts):
+        counter.count(ids, part)
+    keys, counts = counter.export(min_count)
+    twice = module.NgramCounter(order=4, nparts=3)
+    twice.add_counts(keys, counts)
+    twice.add_counts(keys, counts)
+    cohesive, _ = counter.cohesive(1, {2: 0.0, 3: 0.5, 4: 1.0})
+    copied = module.NgramSet()
+    copied.add_keys(cohesive.keys())
+    pieces = module.PieceCounter(6)
+    pieces.cut_and_count(ids, cohesive, counter)
+    hi, lo, piece_counts = pieces.export(min_count)
+    summed = module.PieceCounter(6)
+    summed.add_counts(hi, lo, piece_counts)
+    summed.add_counts(hi, lo, piece_counts)
+    return {
+        "exported": sorted(zip(keys, counts)),
+        "twice": twice.to_dict(),
+        "total": twice.total_chars,
+        "expected": {k: 2 * v for k, v in counter.to_dict().items() if v >= min_count},
+        "set": copied.to_set(),
+        "cohesive": cohesive.to_set(),
+        "pieces": sorted(summed.items(vocab.chars)),
+        "expected_pieces": sorted((p, 2 * c) for p, c in pieces.items(vocab.chars, min_count)),
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=TEXT, nparts=st.sampled_from([1, 2]), min_count=st.integers(1, 3))
+def test_export_and_add_counts_parity(text, nparts, min_count):
+    compiled = _exported_and_added_back(kernels, text, nparts, min_count)
+    assert compiled == _exported_and_added_back(pure, text, nparts, min_count)
+    assert compiled["twice"] == compiled["expected"] and compiled["set"] == compiled["cohesive"]
+    assert compiled["pieces"] == compiled["expected_pieces"]
+
+
+def test_add_counts_rejects_what_is_not_a_packed_ngram():
+    from array import array
+
+    for module in (kernels, pure):
+        with pytest.raises(ValueError, match="not a packed n-gram"):
+            module.NgramCounter(order=2).add_counts(array("Q", [(1 << 48) | (2 << 32) | (3 << 16)]), array("Q", [1]))
+        with pytest.raises(ValueError, match="keys but"):
+            module.NgramCounter().add_counts(array("Q", [1 << 48]), array("Q", []))
+        with pytest.raises(ValueError, match="not a packed piece"):
+            module.PieceCounter().add_counts(array("Q", [0]), array("Q", [0]), array("Q", [1]))

@@ -480,7 +480,12 @@ cdef class NgramSet:
         return out
 
     def add_keys(self, const uint64_t[::1] keys):
+        """Add packed keys (what ``keys`` returns). The table first makes room for all of them: keys
+        from a set of the same salt come in slot order, which a growing table would probe quadratically."""
         cdef Py_ssize_t i
+        cdef size_t wanted = (self.table.size + keys.shape[0] + 1) * 4 // 3 + 1
+        if self.table.capacity < wanted and table_rehash(&self.table, wanted) != 0:
+            raise MemoryError()
         for i in range(keys.shape[0]):
             if keys[i] == 0:
                 raise ValueError("0 is not a packed key")

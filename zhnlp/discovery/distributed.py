@@ -5,14 +5,14 @@ The inputs are split into byte ranges at line boundaries (local paths, or fsspec
 read); a range is read again by each pass, so no worker holds the corpus. The job:
 1. count: each range is encoded with a vocabulary of its own and counted by the compiled counter;
    its n-grams leave it split into hash partitions by their *characters* (ids differ between ranges);
-2. sum: per partition, the ranges' counts are mapped to the global ids and summed into sorted
-   arrays, a wave of ranges at a time (so that a worker holds its partitions' sums and one wave of
+2. sum: per partition, the ranges' counts are mapped to the global ids and summed in the compiled
+   table, a wave of ranges at a time (so that a worker holds its partitions' sums and one wave of
    range counts, never all of them); at the end each partition returns only the n-grams seen at
    least min_count times: these are all that cohesion needs (each part of a frequent n-gram is at
-   least as frequent) and all that the cut's weakest-link rule reads (every link inside a piece
-   is spanned by a cohesive, so frequent, n-gram);
-3. the driver computes the cohesive set from them (small) and sends it, with the counts, to every
-   worker once;
+   least as frequent);
+3. the driver computes the cohesive set from them (its memory grows with the frequent n-grams) and
+   sends it to every worker once, with the frequent unigram and bigram counts: all that the cut's
+   weakest-link rule reads (every link inside a piece is spanned by a cohesive, so frequent, n-gram);
 4. cut: each range is cut and its pieces counted; pieces are summed by hash partition the same
    way; the candidates (pieces seen min_count times) come back to the driver;
 5. the driver removes redundancy (the candidates are small: this is where it is cheapest);
