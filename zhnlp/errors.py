@@ -5,6 +5,8 @@ callers can catch it and read ``message`` and ``hint``.
 """
 from __future__ import annotations
 
+import contextlib
+
 
 class ZhnlpError(Exception):
     """A problem with the user's input or options, with the fix in ``hint``."""
@@ -33,3 +35,24 @@ class InputError(ZhnlpError):
 
 class OutputError(ZhnlpError):
     """An output cannot be written (exists, or its folder is missing)."""
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """While a long job runs, SIGTERM (kill, a job scheduler) ends it like Ctrl-C, so that it cleans
+    up (a trainer saves its checkpoint; a Dask job stops the local cluster it started)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

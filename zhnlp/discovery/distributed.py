@@ -39,7 +39,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .._native import kernels
-from ..errors import InputError, ZhnlpError
+from ..errors import InputError, ZhnlpError, terminate_as_interrupt
 from ..optional import require
 from ..progress import progress_task
 from ..textio import STDIN, iter_text_blocks, resolve_sources
@@ -417,21 +417,25 @@ def discover_words_on_dask(inputs: str | os.PathLike | Iterable, config: Discove
     stopped here), a scheduler address, or a ``distributed.Client`` to use as is.
     partitions: hash partitions of the n-gram and piece sums (0: twice the workers)."""
     files = input_files(inputs)  # bad inputs fail before a cluster starts
-    client, cluster = _connect(scheduler)
-    try:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        job = _Job(client, split_inputs(files, encoding, range_bytes, workers), encoding, show_progress)
-        partitions = partitions or job.wave
+    with terminate_as_interrupt():  # a killed job still stops the local cluster's worker processes
+        client, cluster = _connect(scheduler)
         try:
-            return _discover(job, config, partitions)
-        except distributed_errors() as exc:
-            raise ZhnlpError(f"the Dask job failed: {type(exc).__name__}: {exc}",
-                             "a task kept killing its worker (often memory): give workers more "
-                             "(dask worker --memory-limit) or use more of them") from None
-    finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
+            return _run(client, files, config, encoding, show_progress, range_bytes, partitions)
+        finally:
+            if cluster is not None:
+                client.close()
+                cluster.close()
+
+
+def _run(client, files, config, encoding, show_progress, range_bytes, partitions):
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    job = _Job(client, split_inputs(files, encoding, range_bytes, workers), encoding, show_progress)
+    try:
+        return _discover(job, config, partitions or job.wave)
+    except distributed_errors() as exc:
+        raise ZhnlpError(f"the Dask job failed: {type(exc).__name__}: {exc}",
+                         "a task kept killing its worker (often memory): give workers more "
+                         "(dask worker --memory-limit) or use more of them") from None
 
 
 def _discover(job: _Job, config: DiscoveryConfig, partitions: int):

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..errors import InputError, Interrupted
+from ..errors import InputError, Interrupted, terminate_as_interrupt
 from ..progress import progress_task
 from .batching import BackgroundBatches, ResumableBatches
 from .config import TrainerConfig
@@ -133,26 +133,6 @@ def _comparable(value):
 
 def _shown(value) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """While training, SIGTERM (kill, a job scheduler) ends it like Ctrl-C: checkpoint saved."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _log(message: str) -> None:
@@ -348,7 +328,7 @@ class Trainer:
         """Train to ``max_steps`` (or an early stop), resuming from the checkpoint when there is one.
         Ctrl-C or SIGTERM saves a checkpoint and raises ``zhnlp.errors.Interrupted`` (a KeyboardInterrupt
         whose hint says how to resume)."""
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             return self._train(batches, evaluate)
 
     def _train(self, batches: ResumableBatches, evaluate: Callable[[object], dict] | None) -> TrainResult:
