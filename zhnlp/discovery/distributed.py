@@ -381,26 +381,30 @@ def distributed_errors() -> tuple[type[BaseException], ...]:
 
 
 def _connect(scheduler):
-    """A distributed.Client for ``local``, ``local:N`` or a scheduler address; (client, cluster or None)."""
+    """A distributed.Client for ``local``, ``local:N`` or a scheduler address; (client, cluster or None).
+    A malformed value is an error before Dask is needed."""
+    text = scheduler if isinstance(scheduler, str) else None
+    local = text is not None and (text == "local" or text.startswith("local:"))
+    count = text.partition(":")[2] if local else ""
+    if local and count and not (count.isdigit() and int(count) >= 1):
+        raise ZhnlpError(f"bad --scheduler {text!r}: N in local:N must be a whole number of workers",
+                         "e.g. --scheduler local:4", exit_code=2)
+    if text is not None and not local and "://" not in text:
+        raise ZhnlpError(f"bad --scheduler {text!r}", "give local, local:N or a scheduler address such as "
+                         "tcp://10.0.0.5:8786 (started with: dask scheduler)", exit_code=2)
     require("dask", "discover-words --scheduler")
     require("distributed", "discover-words --scheduler")
     import distributed
 
-    if isinstance(scheduler, distributed.Client):
+    if text is None:
+        if not isinstance(scheduler, distributed.Client):
+            raise ZhnlpError(f"scheduler must be a string or a distributed.Client, not {type(scheduler).__name__}")
         return scheduler, None
-    text = str(scheduler)
-    if text == "local" or text.startswith("local:"):
-        count = text.partition(":")[2]
-        if count and not (count.isdigit() and int(count) >= 1):
-            raise ZhnlpError(f"bad --scheduler {text!r}: N in local:N must be a whole number of workers",
-                             "e.g. --scheduler local:4", exit_code=2)
+    if local:
         workers = int(count) if count else max(1, os.cpu_count() or 1)
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.ERROR)
         return distributed.Client(cluster), cluster
-    if "://" not in text:
-        raise ZhnlpError(f"bad --scheduler {text!r}", "give local, local:N or a scheduler address such as "
-                         "tcp://10.0.0.5:8786 (started with: dask scheduler)", exit_code=2)
     try:
         return distributed.Client(text, timeout="20s"), None
     except (OSError, TimeoutError) as exc:
