@@ -43,17 +43,13 @@ def child_zhnlp(corpus: str, out: str) -> dict:
 def child_dask(corpus: str, out: str, workers: str) -> dict:
     """discover-words --scheduler local:N as the CLI runs it, the cluster's start included, with
     what the projection needs: each task kind's compute seconds, bytes moved, workers' peak RSS."""
-    import logging
-
     import distributed
 
     from zhnlp.discovery import DiscoveryConfig
-    from zhnlp.discovery.distributed import discover_words_on_dask
+    from zhnlp.discovery.distributed import connect, discover_words_on_dask
 
     start = time.perf_counter()
-    cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, dashboard_address=None,
-                                       silence_logs=logging.ERROR)
-    client = distributed.Client(cluster)
+    client, cluster = connect(f"local:{workers}")  # as --scheduler local:N starts it
     started = time.perf_counter()
     with distributed.get_task_stream(client) as stream:
         lexicon = discover_words_on_dask(corpus, DiscoveryConfig(), client)

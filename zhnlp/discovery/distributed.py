@@ -43,7 +43,7 @@ from ..errors import InputError, ZhnlpError, terminate_as_interrupt
 from ..optional import require
 from ..progress import progress_task
 from ..textio import STDIN, iter_text_blocks, resolve_sources
-from .finder import DiscoveryConfig, choose_words, lexicon_of
+from .finder import DiscoveryConfig, choose_words, expected_ngrams, lexicon_of
 
 RANGE_BYTES = 32 << 20  # a task's share of the input: its n-gram table (~5 M entries) stays near 100 MB
 _UNSPLITTABLE = ("utf-16", "utf-32")  # a newline byte may sit inside a character: one range per file
@@ -172,9 +172,14 @@ def input_files(inputs) -> list[tuple[str, int]]:
 
 
 def split_inputs(inputs, encoding: str = "utf-8", range_bytes: int = RANGE_BYTES, workers: int = 1) -> list[ByteRange]:
-    """The byte ranges of every input file (``input_files``), at most range_bytes each and as many
-    as a multiple of ``workers`` (so that none waits for the others at the end)."""
-    files = inputs if isinstance(inputs, list) and all(isinstance(f, tuple) for f in inputs) else input_files(inputs)
+    """The byte ranges of every input file (``input_files``): see ``split_files``."""
+    return split_files(input_files(inputs), encoding, range_bytes, workers)
+
+
+def split_files(files: list[tuple[str, int]], encoding: str = "utf-8", range_bytes: int = RANGE_BYTES,
+                workers: int = 1) -> list[ByteRange]:
+    """Byte ranges of (name, size) files, at most range_bytes each and as many as a multiple of
+    ``workers`` (so that none waits for the others at the end)."""
     try:
         whole = codecs.lookup(encoding).name.startswith(_UNSPLITTABLE)
     except LookupError:
@@ -227,7 +232,7 @@ def _ngram_partitions(keys: np.ndarray, codepoints: np.ndarray, partitions: int)
 def _count_range(byte_range: ByteRange, encoding: str, order: int, partitions: int):
     """Pass 1 on one range: ((its chars in id order, their counts), [(keys, counts)] per partition)."""
     vocab = kernels.CharVocab()
-    counter = kernels.NgramCounter(order=order, nparts=1, expected_entries=int(byte_range.size() / 3 * 0.65))
+    counter = kernels.NgramCounter(order=order, nparts=1, expected_entries=expected_ngrams(byte_range.size()))
     for block in _blocks(byte_range, encoding):
         counter.count(vocab.encode(block), 0)
     keys, counts = _as_arrays(counter.export())
@@ -380,7 +385,7 @@ def distributed_errors() -> tuple[type[BaseException], ...]:
     return distributed.KilledWorker, distributed.client.FuturesCancelledError
 
 
-def _connect(scheduler):
+def connect(scheduler):
     """A distributed.Client for ``local``, ``local:N`` or a scheduler address; (client, cluster or None).
     A malformed value is an error before Dask is needed."""
     text = scheduler if isinstance(scheduler, str) else None
@@ -422,7 +427,7 @@ def discover_words_on_dask(inputs: str | os.PathLike | Iterable, config: Discove
     partitions: hash partitions of the n-gram and piece sums (0: twice the workers)."""
     files = input_files(inputs)  # bad inputs fail before a cluster starts
     with terminate_as_interrupt():  # a killed job still stops the local cluster's worker processes
-        client, cluster = _connect(scheduler)
+        client, cluster = connect(scheduler)
         try:
             return _run(client, files, config, encoding, show_progress, range_bytes, partitions)
         finally:
@@ -433,7 +438,7 @@ def discover_words_on_dask(inputs: str | os.PathLike | Iterable, config: Discove
 
 def _run(client, files, config, encoding, show_progress, range_bytes, partitions):
     workers = max(1, len(client.scheduler_info().get("workers", {})))
-    job = _Job(client, split_inputs(files, encoding, range_bytes, workers), encoding, show_progress)
+    job = _Job(client, split_files(files, encoding, range_bytes, workers), encoding, show_progress)
     try:
         return _discover(job, config, partitions or job.wave)
     except distributed_errors() as exc:

@@ -79,12 +79,16 @@ class DiscoveryConfig:
 # ---------------------------------------------------------------------------------------------
 # the pipeline
 # ---------------------------------------------------------------------------------------------
+def expected_ngrams(size: int | None) -> int:
+    """Distinct n-grams to pre-size a counter for, from the input's bytes (about 0.6 per byte/3 on
+    modern_zh), so that its tables need not grow, which would briefly hold the old and the new one."""
+    return int((size or 0) / 3 * 0.65)
+
+
 def _count_ngrams(sources: list[Source], config: DiscoveryConfig, encoding: str, show_progress: bool):
     workers = config.resolved_workers()
     size = total_bytes(sources)
-    # pre-size the tables from the input size (about 0.6 distinct n-grams per byte/3 on modern_zh) so
-    # they need not grow, which would briefly hold the old and the new table at once
-    expected = min(config.max_ngrams or 1 << 62, int((size or 0) / 3 * 0.65))
+    expected = min(config.max_ngrams or 1 << 62, expected_ngrams(size))
     counter = kernels.NgramCounter(order=config.order, nparts=workers, max_entries=config.max_ngrams,
                                    expected_entries=expected)
     vocab = kernels.CharVocab()
