@@ -4,6 +4,7 @@ the published decoder, a cold `zhnlp couplet` call, and training examples/s.
     python benchmarks/bench_couplet.py                 # the shipped model (data/models/couplet), about 3 min
     python benchmarks/bench_couplet.py --model DIR     # another model folder
     python benchmarks/bench_couplet.py --quick         # 1,000 dev lines, no training run (about 1 min)
+    python benchmarks/bench_couplet.py --variants DIR...   # only the table of model variants (below)
 
 Quality, on ../shared/data/couplet/dev (BLEU: sacrebleu, tokenize='zh', 0-100; char accuracy: share of
 positions equal to the reference; rule violations: lines breaking a couplet rule):
@@ -32,6 +33,9 @@ Shortlist sizes: for 32 to 256 characters per upper character, the share of char
 vocabulary decoder picks that the shortlist decoder picks too, on every 40th train upper line (no
 reference needed), and lines/s on dev.
 Training: examples/s of `train_couplet` on this CPU over 300 steps at batch 64 (the default).
+Variants (--variants DIR...; issue 20): per model folder, constrained decoding on all of dev (BLEU,
+char accuracy, violations), the folder's size (weights and shortlist), lines/s in batch (best of 3),
+beside the counting table computed in the same run.
 Targets (issue 5): constrained 0% violations, BLEU >= 12, char accuracy clearly above the counting
 table; >= 10,000 lines/s in batch; cold call < 1.5 s.
 """
@@ -165,13 +169,66 @@ def training_speed(steps: int = 300) -> dict:
     return {"device": summary["device"], "steps": steps, "examples_per_second": summary["examples_per_second"]}
 
 
+def describe(folder: Path) -> str:
+    """A model folder's shape in a few words: width, convolutions, contexts."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    words = [f"width {config['embedding_dim']}", f"{len(config['dilations'])} convs",
+             f"dropout {config['dropout']}"]
+    if config.get("context_buckets"):
+        words.append(f"contexts {config['context_buckets']:,}x{config['context_dim']}"
+                     f"{' in+out' if config.get('context_input') else ' out'}")
+    return ", ".join(words)
+
+
+def variants(folders: list[Path]) -> list[dict]:
+    """Constrained decoding on all of dev for each folder, and the counting table, in one run."""
+    from zhnlp.couplet import Couplet, score_lines
+    from zhnlp.couplet.data import read_pairs
+    from _couplet_baseline import counting_baseline
+
+    pairs = read_pairs(COUPLET, "dev")
+    uppers, references = [u for u, _ in pairs], [w for _, w in pairs]
+    started = time.perf_counter()
+    table = counting_baseline(COUPLET)
+    rows = [{"variant": "counting table (±2, ±1, 0 context)", "folder": "-", "megabytes": None,
+             "lines_per_second": round(len(uppers) / (time.perf_counter() - started)),
+             **score_lines(uppers, table, references)}]
+    for folder in folders:
+        bot = Couplet.from_pretrained(folder, device="cpu")
+        answers = bot(uppers)
+        seconds, _ = best_time(lambda: bot(uppers), repeats=3)
+        size = sum((folder / name).stat().st_size for name in ("model.safetensors", "shortlist.safetensors")
+                   if (folder / name).is_file())
+        rows.append({"variant": describe(folder), "folder": str(folder), "megabytes": round(size / 2**20, 1),
+                     "lines_per_second": round(len(uppers) / seconds), **score_lines(uppers, answers, references)})
+    return rows
+
+
+def print_variants(rows: list[dict]) -> None:
+    print_table("Couplet variants on dev (all 3,917 lines; constrained decoding)",
+                ["variant", "folder", "BLEU", "char accuracy", "rule violations", "MB", "lines/s"],
+                [[r["variant"], r["folder"], f"{r['bleu']:.2f}", f"{r['char_accuracy']:.4f}",
+                  f"{r['rule_violation_rate']:.2%}", "-" if r["megabytes"] is None else f"{r['megabytes']}",
+                  f"{r['lines_per_second']:,}"] for r in rows])
+    print("targets (issue 20): BLEU above the table's and char accuracy above its, 0% violations, "
+          ">= 10,000 lines/s, <= 20 MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="model folder (default: the shipped one)")
     parser.add_argument("--quick", action="store_true", help="1,000 dev lines, no training run")
+    parser.add_argument("--variants", type=Path, nargs="+", metavar="DIR",
+                        help="only compare these model folders with the counting table on dev")
     args = parser.parse_args()
     if not COUPLET.is_dir():
         raise SystemExit(f"needs the shared data at {COUPLET}")
+    if args.variants:
+        rows = variants(args.variants)
+        print_variants(rows)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "couplet_variants.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+        return
     import torch
 
     from zhnlp.couplet import build_memory

@@ -108,6 +108,17 @@ def train_couplet_command(
     dropout: Annotated[Optional[float], typer.Option("--dropout", min=0.0, max=0.9, help="Dropout on the embeddings "
                                                      "(0.25: the post). Resuming: the checkpoint's.",
                                                      show_default="0.25")] = None,
+    context_buckets: Annotated[Optional[int], typer.Option("--context-buckets", min=0, help="Rows of the hashed "
+                                                           "upper-context table (0: none, the post's model). "
+                                                           "Resuming: the checkpoint's.", show_default="0")] = None,
+    context_dim: Annotated[Optional[int], typer.Option("--context-dim", min=1, help="Width of the context table's "
+                                                       "rows. Resuming: the checkpoint's.", show_default="32")] = None,
+    context_input: Annotated[Optional[bool], typer.Option("--context-input/--no-context-input", help="Also add the "
+                                                          "context vector to the CNN's input (always: its output). "
+                                                          "Resuming: the checkpoint's.", show_default=False)] = None,
+    context_lr_scale: Annotated[float, typer.Option("--context-lr-scale", min=0.0, help="The context table's "
+                                                    "learning rate as a multiple of --lr.")
+                                ] = defaults.CONTEXT_LR_SCALE,
     patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without a better dev char "
                                                     "accuracy before stopping (0: never).",
                                                     show_default=str(defaults.COUPLET_TRAINING["patience"]))] = None,
@@ -134,7 +145,8 @@ def train_couplet_command(
     from zhnlp.couplet import couplet_trainer_config, train_couplet
     from zhnlp.errors import InputError
 
-    shape: dict = {"embedding_dim": width, "dropout": dropout}
+    shape: dict = {"embedding_dim": width, "dropout": dropout, "context_buckets": context_buckets,
+                   "context_dim": context_dim, "context_input": context_input}
     if dilations is not None:
         try:
             shape["dilations"] = tuple(int(d) for d in dilations.split(","))
@@ -145,7 +157,8 @@ def train_couplet_command(
                                             adversarial=adversarial, epsilon=epsilon)
     summary = train_couplet(data, output, {k: v for k, v in shape.items() if v is not None}, trainer_config,
                             batch_size=batch_size, epochs=epochs, restart=restart, force=force,
-                            show_progress=not quiet, both_directions=both_directions, shortlist_size=shortlist_size)
+                            show_progress=not quiet, both_directions=both_directions, shortlist_size=shortlist_size,
+                            context_lr_scale=context_lr_scale)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

@@ -126,17 +126,21 @@ def test_batched_decoder_matches_the_line_by_line_decoder(monkeypatch, search_bl
 
 
 @needs_torch
-@pytest.mark.parametrize("encode_positions", [1024, 5])
-def test_numpy_runtime_matches_the_torch_model(tmp_path, monkeypatch, encode_positions):
+@pytest.mark.parametrize("encode_positions,contexts", [(1024, None), (5, None), (1024, "output"), (5, "input")])
+def test_numpy_runtime_matches_the_torch_model(tmp_path, monkeypatch, encode_positions, contexts):
     """The CPU path answers without torch; it must compute what the PyTorch model computes, whether
-    a batch's lines are encoded at once or a slice at a time (5 positions: one line per slice)."""
+    a batch's lines are encoded at once or a slice at a time (5 positions: one line per slice), with
+    hashed contexts added to the CNN's output or to its input too."""
     from zhnlp.couplet import Couplet, numpy_model
     from zhnlp.couplet.numpy_model import NumpyCouplet
 
     monkeypatch.setattr(numpy_model, "ENCODE_POSITIONS", encode_positions)
 
     torch.manual_seed(1)
-    model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2, 3))).eval()
+    shape = {} if contexts is None else {"context_buckets": 61, "context_dim": 8, "context_input": contexts == "input"}
+    model = CoupletModel(CoupletConfig(vocab_size=len(VOCAB), embedding_dim=16, dilations=(1, 2, 3), **shape)).eval()
+    if contexts:
+        torch.nn.init.normal_(model.context_embedding.weight)  # large enough to change the answers
     model.save_pretrained(tmp_path / "m", VOCAB, dtype=torch.float32)
     runtime = NumpyCouplet.from_pretrained(tmp_path / "m")
     ids = np.array([[4, 5, 6, 7, 0], [8, 9, 2, 4, 4]])  # padding and punctuation included
@@ -307,6 +311,53 @@ def test_a_broken_shortlist_file_is_a_clear_error(tmp_path):
         with pytest.raises(InputError, match=SHORTLIST_FILE):
             Couplet.from_pretrained(tmp_path, device="cpu")
     assert Couplet.from_pretrained(tmp_path, device="cpu", shortlist=False).shortlist is None
+
+
+def test_a_lines_context_rows_depend_on_its_windows_only():
+    """Hashed contexts: a line's rows do not depend on the padding of its batch; a window's rows
+    change when a character inside it changes and not when one outside it does."""
+    from zhnlp.couplet.contexts import HASHES, context_ids
+
+    windows = ((-1, 0), (-2, 2))
+    line = np.array([[4, 5, 6, 7, 8, 9]])
+    alone = context_ids(line, windows, 1 << 16)  # (1, 6, 4)
+    padded = context_ids(np.array([[4, 5, 6, 7, 8, 9, 0, 0], [9, 8, 7, 6, 5, 4, 3, 2]]), windows, 1 << 16)
+    assert alone.shape == (1, 6, len(windows) * HASHES) and (padded[0, :6] == alone[0]).all()
+    changed = line.copy()
+    changed[0, 5] = 10  # inside position 3's 5-gram window, outside its left bigram
+    rows = context_ids(changed, windows, 1 << 16)
+    assert (rows[0, 3, :HASHES] == alone[0, 3, :HASHES]).all() and (rows[0, 3, HASHES:] != alone[0, 3, HASHES:]).all()
+    assert (rows[0, 0] == alone[0, 0]).all()  # position 0: both windows end before position 5
+    repeated = context_ids(np.array([[4, 5, 4, 5]]), ((-1, 0),), 1 << 16)
+    assert (repeated[0, 1] == repeated[0, 3]).all() and (repeated[0, 0] != repeated[0, 2]).all()  # 5 after 4; 4 at the edge
+    assert ((alone >= 0) & (alone < 1 << 16)).all()
+
+
+@needs_torch
+def test_hashed_contexts_reach_what_a_one_character_cnn_cannot_see(tmp_path):
+    """lower[i] depends on upper[i + 1]: a CNN of kernel 1 sees only upper[i] and cannot learn it;
+    the same CNN with hashed contexts (the right bigram among them) learns it."""
+    from zhnlp.couplet import Couplet, train_couplet
+    from zhnlp.training import TrainerConfig
+
+    mapping = dict(zip("天山风日春花红$", "地水云月秋鸟绿雨"))
+    rng = random.Random(0)
+    pairs = []
+    for _ in range(400):
+        upper = "".join(rng.sample(list(mapping)[:-1], rng.randint(2, 5)))
+        pairs.append((upper, "".join(mapping[c] for c in upper[1:] + "$")))
+    data = _write_data(tmp_path / "data", pairs)
+    settings = TrainerConfig(lr=1e-2, warmup_steps=2, max_steps=150, save_every=50, device="cpu",
+                             metric="char_accuracy", patience=0)
+    accuracy = {}
+    for name, shape in (("plain", {}), ("contexts", {"context_buckets": 4096, "context_dim": 16})):
+        config = CoupletConfig(embedding_dim=16, dilations=(1,), kernel_size=1, dropout=0.0, **shape)
+        accuracy[name] = train_couplet(data, tmp_path / name, config, settings, batch_size=16,
+                                       show_progress=False)["best_dev_char_accuracy"]
+    assert accuracy["plain"] < 0.6 < 0.9 < accuracy["contexts"], accuracy
+    assert json.loads((tmp_path / "contexts" / "config.json").read_text(encoding="utf-8"))["context_buckets"] == 4096
+    bot = Couplet.from_pretrained(tmp_path / "contexts", device="cpu")  # the numpy runtime reads the table too
+    assert bot("天山风") == "水云雨"
 
 
 def _mapping_pairs(n=400, seed=0):
@@ -728,6 +779,8 @@ def test_train_couplet_cli_resumes_with_the_checkpoints_shape_and_is_quiet(tmp_p
     conflict = _cli(*[a if a != 16 else 32 for a in args[:-1]], "--epochs", 2)
     assert conflict.exit_code == 1 and "--width 32 (the checkpoint has 16)" in conflict.stderr
     assert "Traceback" not in conflict.output and "RuntimeError" not in conflict.output
+    added = _cli(*args[:-1], "--context-buckets", 64, "--epochs", 2)
+    assert added.exit_code == 1 and "--context-buckets 64 (the checkpoint has 0)" in added.stderr
     resumed = _cli("train", "couplet", "--data", data, "-o", tmp_path / "m", "--epochs", 2, "--device", "cpu", "-q")
     assert resumed.exit_code == 0, resumed.output  # no shape flags: the checkpoint's
     assert json.loads(resumed.stdout)["epochs"] == 2

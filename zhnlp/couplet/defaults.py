@@ -6,6 +6,9 @@ COUPLET_TRAINING = {"lr": 2e-3, "warmup_steps": 200, "metric": "char_accuracy", 
                     "max_steps": 0}
 EPOCHS = 20  # most epochs; early stopping usually ends sooner
 BATCH_SIZE = 64  # training pairs per step
+# the hashed context table's learning rate over the rest's: each row is trained only on the few steps
+# an epoch that see its context (benchmarks/bench_couplet.py --variants compares)
+CONTEXT_LR_SCALE = 10.0
 DECODE_BATCH_SIZE = 512  # lines of one length decoded together
 # 128: on the shipped model it keeps 88% of the characters the whole-vocabulary decoder picks on train
 # upper lines (64: 83%, 256: 93%) at 2% of the output layer's cost, and 1.7 MB on disk; dev quality is
@@ -13,4 +16,6 @@ DECODE_BATCH_SIZE = 512  # lines of one length decoded together
 DEFAULT_SHORTLIST_SIZE = 128
 # the options of `zhnlp train couplet` that set the model's shape: a resumed run must not change them
 MODEL_FLAGS = {"embedding_dim": "--width", "dilations": "--dilations", "dropout": "--dropout",
-               "kernel_size": "--kernel-size", "max_length": "--max-length"}
+               "kernel_size": "--kernel-size", "max_length": "--max-length",
+               "context_buckets": "--context-buckets", "context_dim": "--context-dim",
+               "context_input": "--context-input"}

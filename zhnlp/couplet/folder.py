@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .contexts import DEFAULT_WINDOWS
 
 MODEL_TYPE = "couplet"
 CONFIG_FILE = "config.json"
@@ -32,7 +33,17 @@ class CoupletConfig:
     kernel_size: int = 3
     dropout: float = 0.25  # after the embedding, as the post
     max_length: int = 64  # longest line the model accepts (the data's longest is 34)
+    # hashed upper-line contexts (contexts.py); 0 buckets: none, the post's model
+    context_buckets: int = 0
+    context_dim: int = 32  # the table's rows are narrow: a context carries little more than a few likely characters
+    context_windows: tuple[tuple[int, int], ...] = DEFAULT_WINDOWS
+    context_input: bool = False  # also add the context vector to the CNN's input (always: to its output)
     model_type: str = field(default=MODEL_TYPE)
+
+    def __post_init__(self):
+        self.context_windows = tuple(tuple(int(o) for o in w) for w in self.context_windows)  # JSON gives lists
+        if any(len(w) != 2 or w[0] > w[1] for w in self.context_windows):
+            raise ValueError(f"context windows must be (first, last) offsets, first <= last: {self.context_windows}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "CoupletConfig":
@@ -82,6 +93,11 @@ def expected_shapes(config: CoupletConfig) -> dict[str, tuple[int, ...]]:
     for i in range(len(config.dilations)):
         shapes[f"encoder.layers.{i}.conv.weight"] = (2 * width, width, config.kernel_size)
         shapes[f"encoder.layers.{i}.conv.bias"] = (2 * width,)
+    if config.context_buckets:
+        shapes["context_embedding.weight"] = (config.context_buckets, config.context_dim)
+        shapes["context_output.weight"] = (width, config.context_dim)
+        if config.context_input:
+            shapes["context_input.weight"] = (width, config.context_dim)
     return shapes
 
 

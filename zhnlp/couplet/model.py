@@ -3,6 +3,9 @@ position (基于CNN和序列标注的对联机器人, kexue.fm/archives/6270).
 
 Upper and lower lines have equal length and correspond position by position, so the lower line
 is predicted by sequence labelling: one forward pass gives every position's distribution.
+With ``context_buckets``, hashed windows of the upper line (contexts.py) add a learned context
+vector to the CNN's output (and, with ``context_input``, to its input): the counting table's recall
+of local phrases, learned into weights.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import torch
 from torch import nn
 
 from ..nn import GatedResidualStack
+from .contexts import context_ids
 from .folder import CoupletConfig, load_weights, read_folder, resolve_folder, write_folder
 
 
@@ -25,12 +29,30 @@ class CoupletModel(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.encoder = GatedResidualStack(config.embedding_dim, config.dilations, config.kernel_size)
         self.output = nn.Linear(config.embedding_dim, config.vocab_size)
+        if config.context_buckets:
+            self.context_embedding = nn.Embedding(config.context_buckets, config.context_dim)
+            nn.init.normal_(self.context_embedding.weight, std=0.02)  # small: the CNN leads at first
+            self.context_output = nn.Linear(config.context_dim, config.embedding_dim, bias=False)
+            if config.context_input:
+                self.context_input = nn.Linear(config.context_dim, config.embedding_dim, bias=False)
+
+    def contexts(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids -> (B, T, D) context vectors: the sum of each position's hashed windows' rows."""
+        rows = context_ids(input_ids.cpu().numpy(), self.config.context_windows, self.config.context_buckets)
+        rows = torch.from_numpy(rows).to(input_ids.device)  # (B, T, F)
+        return self.dropout(self.context_embedding(rows).sum(-2))  # (B, T, D)
 
     def encode(self, input_ids: torch.Tensor) -> torch.Tensor:
         # input_ids: (B, T), 0 = padding
         mask = input_ids != 0  # (B, T)
         x = self.dropout(self.embedding(input_ids))  # (B, T, C)
-        return self.encoder(x, mask)  # (B, T, C)
+        if not self.config.context_buckets:
+            return self.encoder(x, mask)  # (B, T, C)
+        context = self.contexts(input_ids)  # (B, T, D)
+        if self.config.context_input:
+            x = x + self.context_input(context)
+        hidden = self.encoder(x, mask) + self.context_output(context)  # (B, T, C)
+        return hidden * mask.unsqueeze(-1).to(hidden.dtype)
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None):
         # labels: (B, T), -100 where not scored

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from ..nn_numpy import NumpyGatedStack
+from .contexts import context_ids
 from .folder import CoupletConfig, load_weights, read_folder, resolve_folder
 
 
@@ -27,6 +28,11 @@ class NumpyCouplet:
         self.output_weight = np.ascontiguousarray(weights["output.weight"].T)  # (C, V)
         self.output_rows = np.ascontiguousarray(weights["output.weight"])  # (V, C): a shortlist's rows gathered
         self.output_bias = weights["output.bias"]  # (V,)
+        if config.context_buckets:
+            self.context_table = weights["context_embedding.weight"]  # (buckets, D)
+            self.context_output = np.ascontiguousarray(weights["context_output.weight"].T)  # (D, C)
+            self.context_input = (np.ascontiguousarray(weights["context_input.weight"].T)  # (D, C)
+                                  if config.context_input else None)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None) -> "NumpyCouplet":
@@ -49,7 +55,19 @@ class NumpyCouplet:
 
     def _encode(self, input_ids: np.ndarray) -> np.ndarray:
         mask = (input_ids != 0)[..., None].astype(np.float32) if (input_ids == 0).any() else None  # (B, T, 1)
-        return self.convolutions(self.embedding[input_ids], mask)  # (B, T, C)
+        config = self.config
+        if not config.context_buckets:
+            return self.convolutions(self.embedding[input_ids], mask)  # (B, T, C)
+        rows = context_ids(input_ids, config.context_windows, config.context_buckets)  # (B, T, F)
+        context = self.context_table[rows].sum(-2)  # (B, T, D)
+        x = self.embedding[input_ids]  # (B, T, C)
+        if self.context_input is not None:
+            x = x + context @ self.context_input
+        hidden = self.convolutions(x, mask)
+        hidden += context @ self.context_output
+        if mask is not None:
+            hidden *= mask
+        return hidden  # (B, T, C)
 
     def logits(self, hidden: np.ndarray) -> np.ndarray:
         """(..., C) hidden states -> (..., V) logits."""

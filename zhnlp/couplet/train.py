@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .data import CoupletBatches, build_vocab, read_pairs
-from .defaults import COUPLET_TRAINING, DEFAULT_SHORTLIST_SIZE, MODEL_FLAGS
+from .defaults import CONTEXT_LR_SCALE, COUPLET_TRAINING, DEFAULT_SHORTLIST_SIZE, MODEL_FLAGS
 from .folder import VOCAB_FILE, CoupletConfig
 from .shortlist import SHORTLIST_FILE, build_shortlist, save_shortlist
 
@@ -37,7 +37,8 @@ def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
 def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
                   config: CoupletConfig | dict | None = None, trainer_config=None, batch_size: int = 64,
                   epochs: int = 20, restart: bool = False, force: bool = False, show_progress: bool = True,
-                  both_directions: bool = False, shortlist_size: int = DEFAULT_SHORTLIST_SIZE) -> dict:
+                  both_directions: bool = False, shortlist_size: int = DEFAULT_SHORTLIST_SIZE,
+                  context_lr_scale: float = CONTEXT_LR_SCALE) -> dict:
     """Train a couplet model on ``data_dir`` (train/ and dev/); resumable in ``output_dir``.
 
     ``config``: the model's shape, a CoupletConfig or a dict of the fields to set (the rest: the
@@ -45,7 +46,9 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     is an InputError. ``trainer_config``: default ``couplet_trainer_config()``. ``both_directions``:
     also learn each pair reversed (lower line in, upper line out), twice the pairs; the
     correspondence of characters goes both ways. ``shortlist_size``: lower characters per upper
-    character the decoder scores (shortlist.py; 0: none, the whole vocabulary)."""
+    character the decoder scores (shortlist.py; 0: none, the whole vocabulary). ``context_lr_scale``:
+    the hashed context table's learning rate as a multiple of the rest's (a row learns only on the
+    steps that see its context, a few times an epoch); no weight decay on it."""
     from dataclasses import asdict
 
     from ..optional import require
@@ -87,7 +90,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
                                                             "both_directions": both_directions})
 
     trainer = Trainer(model, trainer_config, output_dir, export=export, model_config=asdict(config),
-                      loss_fn=lambda m, b: m(b["input_ids"], b["labels"])[1], show_progress=show_progress)
+                      loss_fn=lambda m, b: m(b["input_ids"], b["labels"])[1], show_progress=show_progress,
+                      parameter_groups=_parameter_groups(model, trainer_config, context_lr_scale))
     result = trainer.train(batches, evaluate=lambda m: _argmax_char_accuracy(m, dev))
     return {"output": str(output_dir), "steps": result.step, "epochs": result.step / len(batches),
             "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1),
@@ -95,6 +99,18 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
                                          max(result.training_seconds, 1e-9), 1),
             "best_dev_char_accuracy": trainer.best, "device": trainer.setup.description,
             "skipped_long_pairs": batches.skipped, "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def _parameter_groups(model, trainer_config, context_lr_scale: float) -> list[dict]:
+    """Decay on matrices only (the trainer's default); the context table, when there is one, in a
+    group of its own at ``context_lr_scale`` times the learning rate, without decay."""
+    table = model.context_embedding.weight if model.config.context_buckets else None
+    rest = [p for p in model.parameters() if p is not table]
+    groups = [{"params": [p for p in rest if p.ndim >= 2], "weight_decay": trainer_config.weight_decay},
+              {"params": [p for p in rest if p.ndim < 2], "weight_decay": 0.0}]
+    if table is not None:
+        groups.append({"params": [table], "weight_decay": 0.0, "lr": trainer_config.lr * context_lr_scale})
+    return groups
 
 
 def couplet_trainer_config(**overrides):

@@ -128,7 +128,7 @@ def resume_model_config(output_dir: str | os.PathLike, given: dict, flags: dict[
 
 
 def _comparable(value):
-    return list(value) if isinstance(value, (list, tuple)) else value
+    return [_comparable(v) for v in value] if isinstance(value, (list, tuple)) else value  # as JSON holds it
 
 
 def _shown(value) -> str:
