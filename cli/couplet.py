@@ -116,6 +116,12 @@ def train_couplet_command(
     context_input: Annotated[Optional[bool], typer.Option("--context-input/--no-context-input", help="Also add the "
                                                           "context vector to the CNN's input (always: its output). "
                                                           "Resuming: the checkpoint's.", show_default=False)] = None,
+    context_dropout: Annotated[Optional[float], typer.Option("--context-dropout", min=0.0, max=0.9, help="Dropout "
+                                                             "on the context vector. Resuming: the checkpoint's.",
+                                                             show_default="0.25")] = None,
+    init: Annotated[Optional[str], typer.Option("--init", help="Start from this couplet model folder (its "
+                                                "vocabulary, CNN shape and weights; a fresh run only), e.g. "
+                                                "the shipped one's CNN under a new context table.")] = None,
     context_lr_scale: Annotated[float, typer.Option("--context-lr-scale", min=0.0, help="The context table's "
                                                     "learning rate as a multiple of --lr.")
                                 ] = defaults.CONTEXT_LR_SCALE,
@@ -146,7 +152,7 @@ def train_couplet_command(
     from zhnlp.errors import InputError
 
     shape: dict = {"embedding_dim": width, "dropout": dropout, "context_buckets": context_buckets,
-                   "context_dim": context_dim, "context_input": context_input}
+                   "context_dim": context_dim, "context_input": context_input, "context_dropout": context_dropout}
     if dilations is not None:
         try:
             shape["dilations"] = tuple(int(d) for d in dilations.split(","))
@@ -158,7 +164,7 @@ def train_couplet_command(
     summary = train_couplet(data, output, {k: v for k, v in shape.items() if v is not None}, trainer_config,
                             batch_size=batch_size, epochs=epochs, restart=restart, force=force,
                             show_progress=not quiet, both_directions=both_directions, shortlist_size=shortlist_size,
-                            context_lr_scale=context_lr_scale)
+                            context_lr_scale=context_lr_scale, init_from=init)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

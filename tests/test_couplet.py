@@ -360,6 +360,29 @@ def test_hashed_contexts_reach_what_a_one_character_cnn_cannot_see(tmp_path):
     assert bot("天山风") == "水云雨"
 
 
+@needs_torch
+def test_init_starts_from_a_folders_cnn_with_a_context_table_of_no_effect(tmp_path):
+    """--init: the new run takes the folder's vocabulary and CNN; its fresh context table starts at
+    no effect, so the model starts as the folder's; a conflicting shape flag is refused."""
+    from zhnlp.couplet import train_couplet
+    from zhnlp.couplet.numpy_model import NumpyCouplet
+    from zhnlp.errors import InputError
+    from zhnlp.training import TrainerConfig
+
+    data = _write_data(tmp_path / "data", _mapping_pairs())
+    _train(data, tmp_path / "plain", 60)
+    still = TrainerConfig(lr=1e-12, warmup_steps=0, max_steps=1, save_every=50, device="cpu", patience=0)
+    train_couplet(data, tmp_path / "grown", {"context_buckets": 512, "context_dim": 8}, still, batch_size=16,
+                  show_progress=False, init_from=tmp_path / "plain")
+    before, after = NumpyCouplet.from_pretrained(tmp_path / "plain"), NumpyCouplet.from_pretrained(tmp_path / "grown")
+    assert after.config.context_buckets == 512 and after.vocab == before.vocab
+    ids = np.array([[4, 5, 6], [7, 8, 9]])
+    assert np.allclose(after.logits(after.encode(ids)), before.logits(before.encode(ids)), atol=1e-2)
+    with pytest.raises(InputError, match="--width 64 \\(the folder has 32\\)"):
+        train_couplet(data, tmp_path / "other", {"embedding_dim": 64}, still, show_progress=False,
+                      init_from=tmp_path / "plain")
+
+
 def _mapping_pairs(n=400, seed=0):
     """Pairs where lower[i] = MAP[upper[i]]: a rule a tiny model must learn."""
     mapping = dict(zip("天山风日春花红", "地水云月秋鸟绿"))

@@ -18,4 +18,4 @@ DEFAULT_SHORTLIST_SIZE = 128
 MODEL_FLAGS = {"embedding_dim": "--width", "dilations": "--dilations", "dropout": "--dropout",
                "kernel_size": "--kernel-size", "max_length": "--max-length",
                "context_buckets": "--context-buckets", "context_dim": "--context-dim",
-               "context_input": "--context-input"}
+               "context_input": "--context-input", "context_dropout": "--context-dropout"}

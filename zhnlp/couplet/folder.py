@@ -38,6 +38,7 @@ class CoupletConfig:
     context_dim: int = 32  # the table's rows are narrow: a context carries little more than a few likely characters
     context_windows: tuple[tuple[int, int], ...] = DEFAULT_WINDOWS
     context_input: bool = False  # also add the context vector to the CNN's input (always: to its output)
+    context_dropout: float = 0.25  # on the context vector while training; as on the embeddings
     model_type: str = field(default=MODEL_TYPE)
 
     def __post_init__(self):

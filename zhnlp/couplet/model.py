@@ -33,6 +33,7 @@ class CoupletModel(nn.Module):
             self.context_embedding = nn.Embedding(config.context_buckets, config.context_dim)
             nn.init.normal_(self.context_embedding.weight, std=0.02)  # small: the CNN leads at first
             self.context_output = nn.Linear(config.context_dim, config.embedding_dim, bias=False)
+            self.context_dropout = nn.Dropout(config.context_dropout)
             if config.context_input:
                 self.context_input = nn.Linear(config.context_dim, config.embedding_dim, bias=False)
 
@@ -40,7 +41,7 @@ class CoupletModel(nn.Module):
         """(B, T) ids -> (B, T, D) context vectors: the sum of each position's hashed windows' rows."""
         rows = context_ids(input_ids.cpu().numpy(), self.config.context_windows, self.config.context_buckets)
         rows = torch.from_numpy(rows).to(input_ids.device)  # (B, T, F)
-        return self.dropout(self.context_embedding(rows).sum(-2))  # (B, T, D)
+        return self.context_dropout(self.context_embedding(rows).sum(-2))  # (B, T, D)
 
     def encode(self, input_ids: torch.Tensor) -> torch.Tensor:
         # input_ids: (B, T), 0 = padding

@@ -38,7 +38,7 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
                   config: CoupletConfig | dict | None = None, trainer_config=None, batch_size: int = 64,
                   epochs: int = 20, restart: bool = False, force: bool = False, show_progress: bool = True,
                   both_directions: bool = False, shortlist_size: int = DEFAULT_SHORTLIST_SIZE,
-                  context_lr_scale: float = CONTEXT_LR_SCALE) -> dict:
+                  context_lr_scale: float = CONTEXT_LR_SCALE, init_from: str | os.PathLike | None = None) -> dict:
     """Train a couplet model on ``data_dir`` (train/ and dev/); resumable in ``output_dir``.
 
     ``config``: the model's shape, a CoupletConfig or a dict of the fields to set (the rest: the
@@ -48,7 +48,10 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     correspondence of characters goes both ways. ``shortlist_size``: lower characters per upper
     character the decoder scores (shortlist.py; 0: none, the whole vocabulary). ``context_lr_scale``:
     the hashed context table's learning rate as a multiple of the rest's (a row learns only on the
-    steps that see its context, a few times an epoch); no weight decay on it."""
+    steps that see its context, a few times an epoch); no weight decay on it. ``init_from``: a couplet
+    model folder to start from (a fresh run only): its vocabulary, its CNN's shape and weights; the
+    context table, when the folder has none, starts with no effect (its output projection at zero),
+    so that training begins at the folder's model."""
     from dataclasses import asdict
 
     from ..optional import require
@@ -64,7 +67,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     given.pop("vocab_size", None)
     given.pop("model_type", None)
     saved = resume_model_config(output_dir, given, MODEL_FLAGS)
-    config = CoupletConfig.from_dict(saved if saved is not None else given)
+    start = _initial_model(init_from, given) if init_from is not None and saved is None else None
+    config = CoupletConfig.from_dict(saved if saved is not None else start[0] if start else given)
     train_pairs, dev_pairs = read_pairs(data_dir, "train"), read_pairs(data_dir, "dev")
     if both_directions:
         train_pairs += [(lower, upper) for upper, lower in train_pairs]
@@ -72,6 +76,10 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     vocab_file = output_dir / VOCAB_FILE  # written first, so that a resumed run uses the same ids
     if resuming and vocab_file.is_file():
         vocab = vocab_file.read_text(encoding="utf-8").split("\n")[:-1]
+    elif start:
+        vocab = start[1]
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_text(vocab_file, "\n".join(vocab) + "\n")
     else:
         vocab = build_vocab(train_pairs)
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +89,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
         save_shortlist(output_dir, build_shortlist(train_pairs, vocab, shortlist_size))
     seed_everything(trainer_config.seed)
     model = CoupletModel(config, vocab)
+    if start:
+        _load_initial_weights(model, start[2])
     batches = CoupletBatches(train_pairs, vocab, batch_size, config.max_length, seed=trainer_config.seed)
     dev = CoupletBatches(dev_pairs, vocab, 256, config.max_length, shuffle=False)
     epoch_schedule(trainer_config, len(batches), epochs)
@@ -99,6 +109,48 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
                                          max(result.training_seconds, 1e-9), 1),
             "best_dev_char_accuracy": trainer.best, "device": trainer.setup.description,
             "skipped_long_pairs": batches.skipped, "parameters": sum(p.numel() for p in model.parameters())}
+
+
+SHAPE_FIELDS = ("embedding_dim", "dilations", "kernel_size", "max_length")  # what an init folder fixes
+
+
+def _initial_model(init_from, given: dict) -> tuple[dict, list[str], dict]:
+    """(config fields, vocabulary, weights) of the folder a fresh run starts from; a shape field given
+    that differs from the folder's is an InputError naming its flag."""
+    from dataclasses import asdict
+
+    from .folder import load_weights, read_folder, resolve_folder
+
+    directory = resolve_folder(init_from)
+    init_config, vocab = read_folder(directory)
+    fields = asdict(init_config)
+    conflicts = [f"{MODEL_FLAGS[k]} {given[k]} (the folder has {fields[k]})" for k in SHAPE_FIELDS
+                 if given.get(k) is not None and _as_json(given[k]) != _as_json(fields[k])]
+    if conflicts:
+        raise InputError(f"{'; '.join(conflicts)}: --init {directory} fixes the CNN's shape",
+                         "leave those options out, or train from scratch without --init")
+    fields.update({k: v for k, v in given.items() if v is not None and k not in SHAPE_FIELDS})
+    fields.pop("vocab_size", None)
+    return fields, vocab, load_weights(directory, init_config)
+
+
+def _as_json(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _load_initial_weights(model, weights: dict) -> None:
+    """The init folder's weights into ``model``; its context table too when it has one of the same
+    shape, else the new table's projections start at zero (the model starts as the folder's)."""
+    import torch
+
+    own = model.state_dict()
+    usable = {k: torch.from_numpy(v) for k, v in weights.items() if k in own and tuple(own[k].shape) == v.shape}
+    model.load_state_dict(usable, strict=False)
+    if model.config.context_buckets and "context_embedding.weight" not in usable:
+        with torch.no_grad():
+            for name in ("context_output", "context_input"):
+                if hasattr(model, name):
+                    getattr(model, name).weight.zero_()
 
 
 def _parameter_groups(model, trainer_config, context_lr_scale: float) -> list[dict]:
