@@ -170,13 +170,19 @@ def training_speed(steps: int = 300) -> dict:
 
 
 def describe(folder: Path) -> str:
-    """A model folder's shape in a few words: width, convolutions, contexts."""
+    """A model folder's shape in a few words: width, convolutions, contexts, the step it was kept at."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    record = folder / "training.json"
+    step = json.loads(record.read_text(encoding="utf-8"))["step"] if record.is_file() else None
     words = [f"width {config['embedding_dim']}", f"{len(config['dilations'])} convs",
              f"dropout {config['dropout']}"]
     if config.get("context_buckets"):
         words.append(f"contexts {config['context_buckets']:,}x{config['context_dim']}"
                      f"{' in+out' if config.get('context_input') else ' out'}")
+    if config.get("training", {}).get("init_from"):
+        words.append(f"from {Path(config['training']['init_from']).name}")
+    if step is not None:
+        words.append(f"step {step:,}")
     return ", ".join(words)
 
 

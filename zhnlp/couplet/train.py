@@ -7,6 +7,7 @@ improvement. ``evaluate_couplet`` scores plain and constrained decoding side by 
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -97,7 +98,9 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
 
     def export(trained, directory):
         trained.save_pretrained(directory, vocab, training={**asdict(trainer_config), "batch_size": batch_size,
-                                                            "both_directions": both_directions})
+                                                            "both_directions": both_directions,
+                                                            "context_lr_scale": context_lr_scale,
+                                                            "init_from": None if init_from is None else str(init_from)})
 
     trainer = Trainer(model, trainer_config, output_dir, export=export, model_config=asdict(config),
                       loss_fn=lambda m, b: m(b["input_ids"], b["labels"])[1], show_progress=show_progress,
@@ -125,17 +128,13 @@ def _initial_model(init_from, given: dict) -> tuple[dict, list[str], dict]:
     init_config, vocab = read_folder(directory)
     fields = asdict(init_config)
     conflicts = [f"{MODEL_FLAGS[k]} {given[k]} (the folder has {fields[k]})" for k in SHAPE_FIELDS
-                 if given.get(k) is not None and _as_json(given[k]) != _as_json(fields[k])]
+                 if given.get(k) is not None and json.dumps(given[k]) != json.dumps(fields[k])]
     if conflicts:
         raise InputError(f"{'; '.join(conflicts)}: --init {directory} fixes the CNN's shape",
                          "leave those options out, or train from scratch without --init")
     fields.update({k: v for k, v in given.items() if v is not None and k not in SHAPE_FIELDS})
     fields.pop("vocab_size", None)
     return fields, vocab, load_weights(directory, init_config)
-
-
-def _as_json(value):
-    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def _load_initial_weights(model, weights: dict) -> None:
