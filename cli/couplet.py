@@ -125,9 +125,13 @@ def train_couplet_command(
     context_lr_scale: Annotated[float, typer.Option("--context-lr-scale", min=0.0, help="The context table's "
                                                     "learning rate as a multiple of --lr.")
                                 ] = defaults.CONTEXT_LR_SCALE,
-    patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without a better dev char "
-                                                    "accuracy before stopping (0: never).",
+    patience: Annotated[Optional[int], typer.Option("--patience", min=0, help="Epochs without a better dev "
+                                                    "--metric before stopping (0: never).",
                                                     show_default=str(defaults.COUPLET_TRAINING["patience"]))] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="The dev figure the kept model is chosen by: "
+                                                  "bleu or constrained_char_accuracy (the constrained decoder), "
+                                                  "char_accuracy (plain argmax) or loss.",
+                                                  show_default=defaults.COUPLET_TRAINING["metric"])] = None,
     adversarial: AdversarialOpt = None,
     epsilon: EpsilonOpt = None,
     device: DeviceOpt = "auto",
@@ -159,7 +163,8 @@ def train_couplet_command(
         except ValueError:
             raise InputError(f"--dilations {dilations!r} is not a list of integers",
                              "e.g. --dilations 1,2,4,1,2,4") from None
-    trainer_config = couplet_trainer_config(lr=lr, device=device, seed=seed, patience=patience,
+    trainer_config = couplet_trainer_config(lr=lr, device=device, seed=seed, patience=patience, metric=metric,
+                                            metric_mode="min" if metric == "loss" else None,
                                             adversarial=adversarial, epsilon=epsilon)
     summary = train_couplet(data, output, {k: v for k, v in shape.items() if v is not None}, trainer_config,
                             batch_size=batch_size, epochs=epochs, restart=restart, force=force,

@@ -799,6 +799,11 @@ def test_train_couplet_cli_resumes_with_the_checkpoints_shape_and_is_quiet(tmp_p
     assert first.stderr == ""  # -q: no device, resuming or evaluation lines
     config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
     assert config["model_type"] == "couplet" and config["zhnlp_version"] and config["training"]["lr"] == 2e-3
+    assert config["training"]["metric"] == "bleu"  # kept by the constrained decoder's dev BLEU
+    record = json.loads((tmp_path / "m" / "training.json").read_text(encoding="utf-8"))
+    assert record["best"] == json.loads(first.stdout)["best_dev_bleu"]
+    bad = _cli(*[a if a != tmp_path / "m" else tmp_path / "m2" for a in args], "--metric", "rouge")
+    assert bad.exit_code == 1 and "unknown couplet metric 'rouge'" in bad.stderr and "Traceback" not in bad.output
     conflict = _cli(*[a if a != 16 else 32 for a in args[:-1]], "--epochs", 2)
     assert conflict.exit_code == 1 and "--width 32 (the checkpoint has 16)" in conflict.stderr
     assert "Traceback" not in conflict.output and "RuntimeError" not in conflict.output

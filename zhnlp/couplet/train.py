@@ -1,8 +1,9 @@
 """Training and evaluating the couplet model on the shared training stack.
 
-``train_couplet`` evaluates on dev after every epoch, keeps the model with the best dev character
-accuracy (plain argmax; the cheap and stable signal) and stops after ``patience`` epochs without
-improvement. ``evaluate_couplet`` scores plain and constrained decoding side by side: BLEU
+``train_couplet`` evaluates on dev after every epoch (the plain argmax decoder's character accuracy
+and loss, and the constrained decoder's BLEU and character accuracy), keeps the model with the best
+``metric`` (default: the constrained decoder's BLEU, the figure `zhnlp couplet` is judged by) and
+stops after ``patience`` epochs without improvement. ``evaluate_couplet`` scores plain and constrained decoding side by side: BLEU
 (sacrebleu, tokenize='zh', 0-100), character accuracy, exact match and rule-violation rate.
 """
 from __future__ import annotations
@@ -15,7 +16,19 @@ from ..errors import InputError
 from .data import CoupletBatches, build_vocab, read_pairs
 from .defaults import CONTEXT_LR_SCALE, COUPLET_TRAINING, DEFAULT_SHORTLIST_SIZE, MODEL_FLAGS
 from .folder import VOCAB_FILE, CoupletConfig
-from .shortlist import SHORTLIST_FILE, build_shortlist, save_shortlist
+from .shortlist import SHORTLIST_FILE, build_shortlist, load_shortlist, save_shortlist
+
+
+def _dev_scores(model, batches: CoupletBatches, pairs: list[tuple[str, str]], shortlist) -> dict:
+    """Dev character accuracy and loss of the plain decoder (upper character forbidden), and BLEU and
+    character accuracy of the constrained decoder (what `zhnlp couplet` answers), on ``pairs``."""
+    from .couplet import Couplet
+
+    scores = _argmax_char_accuracy(model, batches)
+    uppers = [u for u, _ in pairs]
+    answers = Couplet(model, model.vocab, device=str(next(model.parameters()).device), shortlist=shortlist)(uppers)
+    constrained = score_lines(uppers, answers, [w for _, w in pairs])
+    return {**scores, "bleu": constrained["bleu"], "constrained_char_accuracy": constrained["char_accuracy"]}
 
 
 def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
@@ -74,6 +87,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     if both_directions:
         train_pairs += [(lower, upper) for upper, lower in train_pairs]
     trainer_config = trainer_config or couplet_trainer_config()
+    if trainer_config.metric and trainer_config.metric not in DEV_METRICS:  # "": keep the last
+        raise InputError(f"unknown couplet metric {trainer_config.metric!r}", f"use one of: {', '.join(DEV_METRICS)}")
     vocab_file = output_dir / VOCAB_FILE  # written first, so that a resumed run uses the same ids
     if resuming and vocab_file.is_file():
         vocab = vocab_file.read_text(encoding="utf-8").split("\n")[:-1]
@@ -88,6 +103,7 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     config.vocab_size = len(vocab)
     if shortlist_size and not (resuming and (output_dir / SHORTLIST_FILE).is_file()):  # a finished run gets one too
         save_shortlist(output_dir, build_shortlist(train_pairs, vocab, shortlist_size))
+    shortlist = load_shortlist(output_dir, vocab) if shortlist_size else None
     seed_everything(trainer_config.seed)
     model = CoupletModel(config, vocab)
     if start:
@@ -105,15 +121,17 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     trainer = Trainer(model, trainer_config, output_dir, export=export, model_config=asdict(config),
                       loss_fn=lambda m, b: m(b["input_ids"], b["labels"])[1], show_progress=show_progress,
                       parameter_groups=_parameter_groups(model, trainer_config, context_lr_scale))
-    result = trainer.train(batches, evaluate=lambda m: _argmax_char_accuracy(m, dev))
+    dev_lines = [(u, w) for u, w in dev_pairs if len(u) <= config.max_length]
+    result = trainer.train(batches, evaluate=lambda m: _dev_scores(m, dev, dev_lines, shortlist))
     return {"output": str(output_dir), "steps": result.step, "epochs": result.step / len(batches),
             "stopped_early": result.stopped_early, "seconds": round(result.seconds, 1),
             "examples_per_second": round(batches.batch_size * (result.step - result.resumed_from) /
                                          max(result.training_seconds, 1e-9), 1),
-            "best_dev_char_accuracy": trainer.best, "device": trainer.setup.description,
+            f"best_dev_{trainer_config.metric}": trainer.best, "device": trainer.setup.description,
             "skipped_long_pairs": batches.skipped, "parameters": sum(p.numel() for p in model.parameters())}
 
 
+DEV_METRICS = ("bleu", "constrained_char_accuracy", "char_accuracy", "loss")  # what _dev_scores gives
 SHAPE_FIELDS = ("embedding_dim", "dilations", "kernel_size", "max_length")  # what an init folder fixes
 
 
