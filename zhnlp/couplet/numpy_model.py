@@ -59,7 +59,9 @@ class NumpyCouplet:
         if not config.context_buckets:
             return self.convolutions(self.embedding[input_ids], mask)  # (B, T, C)
         rows = context_ids(input_ids, config.context_windows, config.context_buckets)  # (B, T, F)
-        context = self.context_table[rows].sum(-2)  # (B, T, D)
+        context = np.take(self.context_table, rows[..., 0], axis=0)  # (B, T, D); np.take: 3x faster than [rows]
+        for feature in range(1, rows.shape[-1]):
+            context += np.take(self.context_table, rows[..., feature], axis=0)
         x = self.embedding[input_ids]  # (B, T, C)
         if self.context_input is not None:
             x = x + context @ self.context_input
