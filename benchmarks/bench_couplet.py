@@ -186,19 +186,55 @@ def describe(folder: Path) -> str:
     return ", ".join(words)
 
 
+def context_kinds(uppers: list[str]) -> list[list[str]]:
+    """Per dev position: "5-gram" when its ±2-character upper context occurs in train, else "trigram"
+    when its ±1 context does, else "unseen"; "punctuation" (copied by the rules) first."""
+    from zhnlp.couplet.data import read_pairs
+    from zhnlp.couplet.decode import is_punctuation
+
+    seen: dict[int, set] = {2: set(), 1: set()}
+    for upper, _ in read_pairs(COUPLET, "train"):
+        padded = "^^" + upper + "$$"
+        for i in range(len(upper)):
+            for width in (2, 1):
+                seen[width].add(padded[i + 2 - width:i + 3 + width])
+    kinds = []
+    for upper in uppers:
+        padded = "^^" + upper + "$$"
+        kinds.append(["punctuation" if is_punctuation(c) else "5-gram" if padded[i:i + 5] in seen[2]
+                      else "trigram" if padded[i + 1:i + 4] in seen[1] else "unseen" for i, c in enumerate(upper)])
+    return kinds
+
+
+KINDS = ("5-gram", "trigram", "unseen")
+
+
+def accuracy_by_kind(answers: list[str], references: list[str], kinds: list[list[str]]) -> dict:
+    right, total = {k: 0 for k in KINDS}, {k: 0 for k in KINDS}
+    for answer, reference, line_kinds in zip(answers, references, kinds):
+        for a, r, kind in zip(answer, reference, line_kinds):
+            if kind in total:
+                total[kind] += 1
+                right[kind] += a == r
+    return {f"accuracy_{k}": round(right[k] / max(total[k], 1), 3) for k in KINDS} | {
+        f"positions_{k}": total[k] for k in KINDS}
+
+
 def variants(folders: list[Path]) -> list[dict]:
-    """Constrained decoding on all of dev for each folder, and the counting table, in one run."""
+    """Constrained decoding on all of dev for each folder, and the counting table, in one run; char
+    accuracy also by how much of each position's upper context train holds (context_kinds)."""
     from zhnlp.couplet import Couplet, score_lines
     from zhnlp.couplet.data import read_pairs
     from _couplet_baseline import counting_baseline
 
     pairs = read_pairs(COUPLET, "dev")
     uppers, references = [u for u, _ in pairs], [w for _, w in pairs]
+    kinds = context_kinds(uppers)
     started = time.perf_counter()
     table = counting_baseline(COUPLET)
     rows = [{"variant": "counting table (±2, ±1, 0 context)", "folder": "-", "megabytes": None,
              "lines_per_second": round(len(uppers) / (time.perf_counter() - started)),
-             **score_lines(uppers, table, references)}]
+             **score_lines(uppers, table, references), **accuracy_by_kind(table, references, kinds)}]
     for folder in folders:
         bot = Couplet.from_pretrained(folder, device="cpu")
         answers = bot(uppers)
@@ -206,16 +242,22 @@ def variants(folders: list[Path]) -> list[dict]:
         size = sum((folder / name).stat().st_size for name in ("model.safetensors", "shortlist.safetensors")
                    if (folder / name).is_file())
         rows.append({"variant": describe(folder), "folder": str(folder), "megabytes": round(size / 2**20, 1),
-                     "lines_per_second": round(len(uppers) / seconds), **score_lines(uppers, answers, references)})
+                     "lines_per_second": round(len(uppers) / seconds), **score_lines(uppers, answers, references),
+                     **accuracy_by_kind(answers, references, kinds)})
     return rows
 
 
 def print_variants(rows: list[dict]) -> None:
     print_table("Couplet variants on dev (all 3,917 lines; constrained decoding)",
-                ["variant", "folder", "BLEU", "char accuracy", "rule violations", "MB", "lines/s"],
+                ["variant", "folder", "BLEU", "char accuracy", *(f"at {k}" for k in KINDS), "rule violations",
+                 "MB", "lines/s"],
                 [[r["variant"], r["folder"], f"{r['bleu']:.2f}", f"{r['char_accuracy']:.4f}",
-                  f"{r['rule_violation_rate']:.2%}", "-" if r["megabytes"] is None else f"{r['megabytes']}",
-                  f"{r['lines_per_second']:,}"] for r in rows])
+                  *(f"{r['accuracy_' + k]:.3f}" for k in KINDS), f"{r['rule_violation_rate']:.2%}",
+                  "-" if r["megabytes"] is None else f"{r['megabytes']}", f"{r['lines_per_second']:,}"] for r in rows])
+    counts = rows[0]
+    print("char accuracy by the upper context of a position: 5-gram = its ±2 characters occur in train ("
+          f"{counts['positions_5-gram']:,} positions), trigram = only its ±1 ({counts['positions_trigram']:,}), "
+          f"unseen = neither ({counts['positions_unseen']:,}); punctuation, copied by the rules, left out")
     print("targets (issue 20): BLEU above the table's and char accuracy above its, 0% violations, "
           ">= 10,000 lines/s, <= 20 MB")
 
