@@ -585,7 +585,8 @@ def test_the_shipped_model_answers_with_no_flags_and_keeps_the_rules():
 
     folder = default_model_dir()
     assert (folder / "model.safetensors").is_file(), f"no shipped couplet model in {folder}"
-    assert (folder / "model.safetensors").stat().st_size < 6_000_000  # "a few MB"
+    size = sum((folder / name).stat().st_size for name in ("model.safetensors", "shortlist.safetensors"))
+    assert size < 20 * 2**20  # issue 20: at most 20 MB
     result = _cli("couplet", "春回大地千山秀")
     assert result.exit_code == 0, result.output
     lower = result.stdout.strip()
