@@ -313,6 +313,17 @@ def test_a_broken_shortlist_file_is_a_clear_error(tmp_path):
     assert Couplet.from_pretrained(tmp_path, device="cpu", shortlist=False).shortlist is None
 
 
+def test_a_folder_with_malformed_context_windows_is_a_clear_error(tmp_path):
+    from zhnlp.couplet.folder import read_folder
+    from zhnlp.errors import InputError
+
+    random_couplet_folder(tmp_path, VOCAB, dilations=(1,))
+    config = json.loads((tmp_path / "config.json").read_text(encoding="utf-8"))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "context_windows": [[2, -2]]}), encoding="utf-8")
+    with pytest.raises(InputError, match="not a couplet model config"):
+        read_folder(tmp_path)
+
+
 def test_a_lines_context_rows_depend_on_its_windows_only():
     """Hashed contexts: a line's rows do not depend on the padding of its batch; a window's rows
     change when a character inside it changes and not when one outside it does."""

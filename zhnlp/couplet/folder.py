@@ -77,7 +77,7 @@ def read_folder(directory: str | os.PathLike) -> tuple[CoupletConfig, list[str]]
         raise InputError(f"couplet model folder {directory} lacks {', '.join(missing)}", TRAIN_HINT)
     try:
         config = CoupletConfig.from_dict(json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+    except (json.JSONDecodeError, TypeError, AttributeError, ValueError) as exc:
         raise InputError(f"{directory / CONFIG_FILE}: not a couplet model config ({exc})",
                          "give a folder written by zhnlp train couplet") from None
     vocab = (directory / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[:config.vocab_size]
