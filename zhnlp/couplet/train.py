@@ -8,7 +8,6 @@ stops after ``patience`` epochs without improvement. ``evaluate_couplet`` scores
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -140,13 +139,13 @@ def _initial_model(init_from, given: dict) -> tuple[dict, list[str], dict]:
     that differs from the folder's is an InputError naming its flag."""
     from dataclasses import asdict
 
+    from ..training import config_conflicts
     from .folder import load_weights, read_folder, resolve_folder
 
     directory = resolve_folder(init_from)
     init_config, vocab = read_folder(directory)
     fields = asdict(init_config)
-    conflicts = [f"{MODEL_FLAGS[k]} {given[k]} (the folder has {fields[k]})" for k in SHAPE_FIELDS
-                 if given.get(k) is not None and json.dumps(given[k]) != json.dumps(fields[k])]
+    conflicts = config_conflicts({k: given.get(k) for k in SHAPE_FIELDS}, fields, MODEL_FLAGS, "the folder")
     if conflicts:
         raise InputError(f"{'; '.join(conflicts)}: --init {directory} fixes the CNN's shape",
                          "leave those options out, or train from scratch without --init")
@@ -173,10 +172,10 @@ def _load_initial_weights(model, weights: dict) -> None:
 def _parameter_groups(model, trainer_config, context_lr_scale: float) -> list[dict]:
     """Decay on matrices only (the trainer's default); the context table, when there is one, in a
     group of its own at ``context_lr_scale`` times the learning rate, without decay."""
+    from ..training import decay_groups
+
     table = model.context_embedding.weight if model.config.context_buckets else None
-    rest = [p for p in model.parameters() if p is not table]
-    groups = [{"params": [p for p in rest if p.ndim >= 2], "weight_decay": trainer_config.weight_decay},
-              {"params": [p for p in rest if p.ndim < 2], "weight_decay": 0.0}]
+    groups = decay_groups([(n, p) for n, p in model.named_parameters() if p is not table], trainer_config.weight_decay)
     if table is not None:
         groups.append({"params": [table], "weight_decay": 0.0, "lr": trainer_config.lr * context_lr_scale})
     return groups

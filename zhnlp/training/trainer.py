@@ -116,15 +116,29 @@ def resume_model_config(output_dir: str | os.PathLike, given: dict, flags: dict[
     if state is None or not state.get("model_config"):
         return None
     saved = state["model_config"]
-    flags = flags or {}
-    conflicts = []
-    for key, value in given.items():
-        if key in saved and value is not None and _comparable(saved[key]) != _comparable(value):
-            conflicts.append(f"{flags.get(key, key)} {_shown(value)} (the checkpoint has {_shown(saved[key])})")
+    conflicts = config_conflicts(given, saved, flags)
     if conflicts:
         raise InputError(f"{'; '.join(conflicts)}: {Path(output_dir)} holds a checkpoint trained otherwise",
                          "leave the option out to resume with the checkpoint's value, or add --restart to start over")
     return saved
+
+
+def config_conflicts(given: dict, saved: dict, flags: dict[str, str] | None = None,
+                     holder: str = "the checkpoint") -> list[str]:
+    """``flag value (the checkpoint has other)`` for each value set in ``given`` (None: not set) that
+    differs from ``saved``'s, tuples and lists alike (as JSON holds them)."""
+    flags = flags or {}
+    return [f"{flags.get(key, key)} {_shown(value)} ({holder} has {_shown(saved[key])})"
+            for key, value in given.items()
+            if key in saved and value is not None and _comparable(saved[key]) != _comparable(value)]
+
+
+def decay_groups(named_parameters, weight_decay: float) -> list[dict]:
+    """The trainer's default param groups: AdamW's decay on matrices only (not biases and norms), over
+    the parameters that require gradients."""
+    trainable = [p for _, p in named_parameters if p.requires_grad]
+    return [{"params": [p for p in trainable if p.ndim >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
 
 
 def _comparable(value):
@@ -187,9 +201,7 @@ class Trainer:
         self.setup = resolve_device(config.device, config.precision)
         self.model = model.to(self.setup.device)
         if parameter_groups is None:
-            trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-            parameter_groups = [{"params": [p for _, p in trainable if p.ndim >= 2], "weight_decay": config.weight_decay},
-                                {"params": [p for _, p in trainable if p.ndim < 2], "weight_decay": 0.0}]
+            parameter_groups = decay_groups(model.named_parameters(), config.weight_decay)
         self.optimizer = (optimizer or (lambda groups: torch.optim.AdamW(groups, lr=config.lr)))(parameter_groups)
         warmup, total = max(config.warmup_steps, 0), max(config.max_steps, 1)
 
