@@ -95,6 +95,14 @@ def train_triples_command(
                                                     "frozen word features.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="A BERT/WoBERT folder or hub id: train the BERT "
                                                  "encoder on it instead of the light DGCNN.")] = None,
+    known_triples: Annotated[bool, typer.Option("--known-triples", help="kg-2019's distant supervision: the model "
+                                                "also reads the marks of the training triples found in each "
+                                                "sentence (kept in the folder).")] = False,
+    entity_swaps: Annotated[int, typer.Option("--entity-swaps", min=0, help="kg-2019's augmentation: this many "
+                                              "copies of each training sentence, one entity swapped for another "
+                                              "of its type.")] = 0,
+    init: Annotated[Optional[str], typer.Option("--init", help="A light triples folder to start from (its "
+                                                "vocabulary, words and weights; a fresh run only).")] = None,
     adversarial: AdversarialOpt = None,
     epsilon: EpsilonOpt = None,
     patience: PatienceOpt = None,
@@ -120,7 +128,9 @@ def train_triples_command(
     trainer_config = TrainerConfig(**{**TRIPLES_TRAINING, **{k: v for k, v in given.items() if v is not None}})
     summary = train_triples(data, output, dev=dev, dev_fraction=dev_fraction, split_seed=split_seed,
                             trainer_config=trainer_config, batch_size=batch_size, epochs=epochs, restart=restart,
-                            force=force, show_progress=not quiet, encoding=encoding, vectors=vectors, model=model)
+                            force=force, show_progress=not quiet, encoding=encoding, vectors=vectors, model=model,
+                            config={"known_triples": True} if known_triples else None, init_from=init,
+                            entity_swaps=entity_swaps)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

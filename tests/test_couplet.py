@@ -372,6 +372,33 @@ def test_hashed_contexts_reach_what_a_one_character_cnn_cannot_see(tmp_path):
 
 
 @needs_torch
+def test_batches_bring_the_context_rows_the_model_would_compute():
+    """Training batches carry the context table's rows (computed on the CPU in the batcher, so that
+    a GPU step copies nothing back); the model gives the same with them as without."""
+    import torch
+
+    from zhnlp.couplet.data import CoupletBatches
+    from zhnlp.couplet.folder import CoupletConfig
+    from zhnlp.couplet.model import CoupletModel
+
+    vocab = ["[PAD]", "[UNK]", *"天山风日春花红地水云月秋鸟绿"]
+    config = CoupletConfig(vocab_size=len(vocab), embedding_dim=16, dilations=(1, 2), context_buckets=256, context_dim=8)
+    model = CoupletModel(config, vocab).eval()
+    with torch.no_grad():
+        model.context_output.weight.normal_()  # a table with an effect
+    pairs = _mapping_pairs(40)
+    batch = next(iter(CoupletBatches(pairs, vocab, 8, 8, contexts=(config.context_windows, config.context_buckets))))
+    assert batch["context_ids"].shape == (*batch["input_ids"].shape, 2 * len(config.context_windows))
+    with torch.no_grad():
+        given = model(batch["input_ids"], batch["labels"], batch["context_ids"])
+        computed = model(batch["input_ids"], batch["labels"])
+    assert torch.equal(given[0], computed[0]) and "context_ids" not in next(iter(CoupletBatches(pairs, vocab, 8, 8)))
+    with torch.no_grad():
+        other = model(batch["input_ids"], batch["labels"], torch.zeros_like(batch["context_ids"]))
+    assert not torch.allclose(other[0], given[0])  # the rows are what the table reads
+
+
+@needs_torch
 def test_init_starts_from_a_folders_cnn_with_a_context_table_of_no_effect(tmp_path):
     """--init: the new run takes the folder's vocabulary and CNN; its fresh context table starts at
     no effect, so the model starts as the folder's; a conflicting shape flag is refused."""

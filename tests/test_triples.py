@@ -8,7 +8,8 @@ import pytest
 
 from zhnlp.errors import InputError
 from zhnlp.triples.data import Triple, occurrences, read_schema, read_sentences
-from zhnlp.triples.metrics import TripleDictionary, triple_scores
+from zhnlp.triples.known import TripleDictionary
+from zhnlp.triples.metrics import triple_scores
 
 SCHEMA = [{"predicate": "作者", "subject_type": "图书作品", "object_type": {"@value": "人物"}},
           {"predicate": "出生地", "subject_type": "人物", "object_type": {"@value": "地点"}}]
@@ -58,6 +59,71 @@ def test_the_dictionary_finds_training_triples_whose_subject_and_object_occur():
     dictionary = TripleDictionary([Sentence("《三体》是刘慈欣写的", [Triple("三体", "作者", "刘慈欣")])])
     assert dictionary("刘慈欣的三体很好看") == {Triple("三体", "作者", "刘慈欣")}
     assert dictionary("三体很好看") == set()  # the object is missing
+
+
+def test_distant_supervision_marks_found_triples_and_cross_fitting_hides_a_sentences_own(tmp_path):
+    import numpy as np
+
+    from zhnlp.triples.data import Sentence
+    from zhnlp.triples.known import cross_fitted
+
+    dictionary = TripleDictionary([Sentence("", [Triple("三体", "作者", "刘慈欣"), Triple("三体", "作者", "某人"),
+                                                 Triple("刘慈欣", "出生地", "北京"), Triple("三", "作者", "x")])])
+    text = "刘慈欣写了三体，三体很好看"
+    assert dictionary.subject_spans(text) == [(5, 7, "三体"), (8, 10, "三体")]  # 刘慈欣: 北京 absent; 三: x absent
+    assert dictionary(text) == {Triple("三体", "作者", "刘慈欣")}
+    marks = dictionary.subject_marks(text)
+    assert marks.shape == (13, 2) and list(np.flatnonzero(marks[:, 0])) == [5, 8] and list(np.flatnonzero(marks[:, 1])) == [6, 9]
+    objects = dictionary.object_marks(text, "三体", {"作者": 0, "出生地": 1}, length=16)
+    assert objects.shape == (16, 2, 2) and objects[0, 0, 0] == objects[2, 0, 1] == 1 and objects.sum() == 2
+    assert dictionary.object_marks(text, "鲁迅", {"作者": 0, "出生地": 1}).sum() == 0
+    dictionary.save(tmp_path / "known.tsv")
+    again = TripleDictionary.from_file(tmp_path / "known.tsv")
+    assert again.by_subject == dictionary.by_subject and len(again) == 4
+    (tmp_path / "bad.tsv").write_text("三体\t作者\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.tsv, line 1: not subject<TAB>predicate<TAB>object"):
+        TripleDictionary.from_file(tmp_path / "bad.tsv")
+
+    shared, own = Triple("围城", "作者", "钱钟书"), [Triple(f"书{i}", "作者", f"人{i}") for i in range(20)]
+    sentences = [Sentence(f"《书{i}》是人{i}写的，《围城》是钱钟书写的", [own[i], shared]) for i in range(20)]
+    for sentence, folds in zip(sentences, cross_fitted(sentences, folds=5)):
+        found = folds(sentence.text)
+        assert shared in found and not set(sentence.triples) - {shared} & found  # others' shared triple, never its own
+
+
+def test_entity_swaps_rename_one_entity_everywhere_with_another_of_its_type(tmp_path):
+    import numpy as np
+
+    from zhnlp.triples.augment import augmented, entity_pools, swap_entity
+    from zhnlp.triples.data import Sentence, read_entity_types
+
+    types = read_entity_types(_write(tmp_path / "schema.json", SCHEMA))
+    assert types == {"作者": ("图书作品", "人物"), "出生地": ("人物", "地点")}
+    train = [Sentence("《三体》是刘慈欣写的，刘慈欣生于北京", [Triple("三体", "作者", "刘慈欣"), Triple("刘慈欣", "出生地", "北京")]),
+             Sentence("《围城》是钱钟书写的", [Triple("围城", "作者", "钱钟书")]),
+             Sentence("老舍生于天津", [Triple("老舍", "出生地", "天津")])]
+    pools = entity_pools(train, types)
+    assert pools == {"图书作品": ["三体", "围城"], "人物": ["刘慈欣", "老舍", "钱钟书"], "地点": ["北京", "天津"]}
+    seen = set()
+    for seed in range(30):
+        copy = swap_entity(train[0], types, pools, np.random.default_rng(seed))
+        assert copy is not None and copy.text != train[0].text
+        assert all(t.subject in copy.text and t.object in copy.text for t in copy.triples)
+        assert [t.predicate for t in copy.triples] == ["作者", "出生地"]
+        changed = {a for t, u in zip(train[0].triples, copy.triples) for a, b in
+                   ((t.subject, u.subject), (t.object, u.object)) if a != b}
+        assert len(changed) == 1  # one entity, renamed in every triple and everywhere in the text
+        (name,) = changed
+        assert name not in copy.text
+        seen.add(name)
+        new = {u.subject if t.subject == name else u.object for t, u in zip(train[0].triples, copy.triples)
+               if name in (t.subject, t.object)}
+        assert new <= set(pools[{"三体": "图书作品", "刘慈欣": "人物", "北京": "地点"}[name]])  # of its type
+    assert seen == {"三体", "刘慈欣", "北京"}
+    nested = Sentence("刘慈欣文集很好", [Triple("刘慈欣文集", "作者", "刘慈欣")])
+    assert swap_entity(nested, types, pools, np.random.default_rng(0)) is None  # one inside the other: never
+    copies = augmented(train, types, 2, seed=1)
+    assert copies == augmented(train, types, 2, seed=1) and {i for i, _ in copies} == {0, 1, 2}
 
 
 def test_each_start_takes_the_nearest_end_at_or_after_it_and_windows_overlap():
@@ -182,6 +248,61 @@ def test_thresholds_are_chosen_on_dev_between_the_true_and_the_false_pointers():
 
 
 @needs_torch
+def test_distant_supervision_starts_from_an_init_folder_as_that_model_and_round_trips(trained, tmp_path):
+    import numpy as np
+    from safetensors.torch import load_file
+
+    from zhnlp.splits import dev_split
+    from zhnlp.training import TrainerConfig
+    from zhnlp.triples import TripleExtractor, read_schema, read_sentences
+    from zhnlp.triples.extract import extract_batch
+    from zhnlp.triples.folder import TripleConfig
+    from zhnlp.triples.model import TripleModel
+    from zhnlp.triples.train import train_triples
+
+    folder, _ = trained
+    data = folder / "data"
+    texts = ["《围城》是金庸写的小说", "鲁迅出生于成都，后来去了天津", "《茶馆》是老舍写的小说，老舍出生于北京"]
+    before = TripleExtractor.from_pretrained(folder / "m", device="cpu")
+    config = {"known_triples": True}
+
+    def run(steps, out, swaps=0):
+        return train_triples(data, out, config=config, init_from=folder / "m", batch_size=32, show_progress=False,
+                             entity_swaps=swaps,
+                             trainer_config=TrainerConfig(max_steps=steps, lr=1e-3, warmup_steps=1, eval_every=steps,
+                                                          metric="f1", ema_decay=0.0))
+
+    run(1, tmp_path / "k0")  # one step: still (nearly) the init folder's model
+    start = TripleExtractor.from_pretrained(tmp_path / "k0", device="cpu")
+    assert start.pieces.known is not None and start.pieces(texts[0])[0].shape == (11, 3)  # characters, two marks
+    ids = np.zeros((1, 11), dtype=np.int64)
+    ids[0] = start.pieces(texts[0])[0][:, 0]
+    ids_known = start.pieces(texts[0])[0][None]
+    a = before.model.subject_probs(*before.model.encode(ids))
+    b = start.model.subject_probs(*start.model.encode(ids_known))
+    assert np.allclose(a, b, atol=2e-3)  # the marks' projections start at zero
+    summary = run(40, tmp_path / "k", swaps=1)
+    assert summary["steps"] == 40 and summary["swapped_copies"] > 300  # one copy of nearly every sentence
+    with pytest.raises(InputError, match=r"--entity-swaps 0 \(.* was trained with 1\)"):
+        run(40, tmp_path / "k", swaps=0)
+    known = (tmp_path / "k" / "known_triples.tsv").read_text(encoding="utf-8").split("\n")[:-1]
+    schema = read_schema(data / "schema.json")
+    split = dev_split(read_sentences(data / "train.json", schema)[0], 0.1, 0)
+    assert sorted(known) == sorted({"\t".join((t.subject, t.predicate, t.object)) for s in split[0] for t in s.triples})
+    extractor = TripleExtractor.from_pretrained(tmp_path / "k", device="cpu")
+    config_k = TripleConfig.from_dict(json.loads((tmp_path / "k" / "config.json").read_text(encoding="utf-8")))
+    torch_model = TripleModel(config_k)
+    torch_model.load_state_dict({k: v.float() for k, v in load_file(str(tmp_path / "k" / "model.safetensors")).items()})
+    in_torch = extract_batch(torch_model, extractor.pieces, extractor.predicates, texts, extractor.thresholds[:2],
+                             extractor.thresholds[2:])
+    in_numpy = extractor(texts)
+    assert [[(t.subject, t.predicate, t.object) for t in e.triples] for e in in_torch] == \
+        [[(t.subject, t.predicate, t.object) for t in e.triples] for e in in_numpy]
+    with pytest.raises(InputError, match="--known-triples is the light model's"):
+        train_triples(data, tmp_path / "b", config=config, model=str(tmp_path / "missing"), show_progress=False)
+
+
+@needs_torch
 def test_word_features_add_each_characters_frozen_word_vector(tmp_path):
     import numpy as np
     from safetensors.numpy import load_file
@@ -265,8 +386,8 @@ def test_the_conditional_layer_norm_starts_as_a_plain_layer_norm():
 
 
 @needs_torch
-@pytest.mark.parametrize("word_vocab_size", [0, 12])
-def test_the_numpy_runtime_computes_what_the_torch_model_computes(tmp_path, word_vocab_size):
+@pytest.mark.parametrize("word_vocab_size,known_triples", [(0, False), (12, False), (0, True), (12, True)])
+def test_the_numpy_runtime_computes_what_the_torch_model_computes(tmp_path, word_vocab_size, known_triples):
     import numpy as np
 
     from zhnlp.triples.folder import TripleConfig
@@ -276,24 +397,34 @@ def test_the_numpy_runtime_computes_what_the_torch_model_computes(tmp_path, word
     torch.manual_seed(0)
     model = TripleModel(TripleConfig(vocab_size=30, num_predicates=3, embedding_dim=16, dilations=(1, 2),
                                      attention_heads=2, max_positions=40, word_vocab_size=word_vocab_size,
-                                     word_dim=8)).eval()
+                                     word_dim=8, known_triples=known_triples)).eval()
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.2)  # the zero-initialised condition included
+            p.add_(torch.randn_like(p) * 0.2)  # the zero-initialised condition (and known_*) included
     twin = NumpyTripleModel(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
     ids = np.array([[3, 4, 5, 6, 7, 8], [9, 10, 11, 0, 0, 0]])
     if word_vocab_size:  # (B, T, 2): each character's word id beside it
         ids = np.stack([ids, np.array([[2, 2, 5, 5, 5, 1], [7, 7, 3, 0, 0, 0]])], -1)
+    known = ()
+    if known_triples:  # two more columns, the subject marks; and the object marks per predicate
+        marks = np.zeros((*ids.shape[:2], 2), dtype=np.int64)
+        marks[0, 1, 0] = marks[0, 2, 1] = 1
+        ids = np.concatenate([ids.reshape(*ids.shape[:2], -1), marks], -1)
+        known = (np.zeros((2, 6, 3, 2), dtype=np.float32),)
+        known[0][0, 4, 2, 0] = known[0][0, 5, 2, 1] = 1
     spans = np.array([[1, 2], [0, 1]])
     with torch.no_grad():
         encoded, mask = model.encode(torch.from_numpy(ids))
         subjects = model.subject_probs(encoded, mask).numpy()
-        objects = model.object_probs(encoded, torch.from_numpy(spans)).numpy()
+        objects = model.object_probs(encoded, torch.from_numpy(spans), *map(torch.from_numpy, known)).numpy()
+        if known_triples:  # the marks move the model
+            plain = model.object_probs(encoded, torch.from_numpy(spans), torch.zeros(2, 6, 3, 2)).numpy()
+            assert not np.allclose(plain[0, 4, 2], objects[0, 4, 2])
     encoded_np, mask_np = twin.encode(ids)
     real = mask_np[..., None]
     assert np.allclose(encoded_np * real, encoded.numpy() * real, atol=1e-5)
     assert np.allclose(twin.subject_probs(encoded_np, mask_np)[mask_np], subjects[mask_np], atol=1e-5)
-    assert np.allclose(twin.object_probs(encoded_np, spans)[mask_np], objects[mask_np], atol=1e-5)
+    assert np.allclose(twin.object_probs(encoded_np, spans, *known)[mask_np], objects[mask_np], atol=1e-5)
 
 
 def _tiny_char_bert(folder, texts):

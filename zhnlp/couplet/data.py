@@ -59,10 +59,12 @@ def encode(line: str, index: dict[str, int]) -> list[int]:
 
 class CoupletBatches(LengthBucketedBatches):
     """Batches of equal-length pairs, {"input_ids": (B, T), "labels": (B, T)}, on the shared
-    resumable batcher (one length per batch: couplet lines are never padded)."""
+    resumable batcher (one length per batch: couplet lines are never padded). With ``contexts``
+    (the model's context windows and buckets) also "context_ids": (B, T, F), contexts.context_ids."""
 
     def __init__(self, pairs: list[tuple[str, str]], vocab: list[str], batch_size: int, max_length: int,
-                 seed: int = 0, shuffle: bool = True):
+                 seed: int = 0, shuffle: bool = True, contexts: tuple | None = None):
+        self.contexts = contexts
         index = {c: i for i, c in enumerate(vocab)}
         kept = [(up, low) for up, low in pairs if len(up) <= max_length]
         self.skipped = len(pairs) - len(kept)
@@ -76,5 +78,10 @@ class CoupletBatches(LengthBucketedBatches):
     def _collate(self, rows: np.ndarray) -> dict:
         import torch
 
-        return {"input_ids": torch.from_numpy(np.stack([self.uppers[i] for i in rows])),  # (B, T)
-                "labels": torch.from_numpy(np.stack([self.lowers[i] for i in rows]))}  # (B, T)
+        uppers = np.stack([self.uppers[i] for i in rows])  # (B, T)
+        batch = {"input_ids": torch.from_numpy(uppers), "labels": torch.from_numpy(np.stack([self.lowers[i] for i in rows]))}
+        if self.contexts:
+            from .contexts import context_ids
+
+            batch["context_ids"] = torch.from_numpy(context_ids(uppers, *self.contexts))  # (B, T, F)
+        return batch

@@ -37,27 +37,31 @@ class CoupletModel(nn.Module):
             if config.context_input:
                 self.context_input = nn.Linear(config.context_dim, config.embedding_dim, bias=False)
 
-    def contexts(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids -> (B, T, D) context vectors: the sum of each position's hashed windows' rows."""
-        rows = context_ids(input_ids.cpu().numpy(), self.config.context_windows, self.config.context_buckets)
-        rows = torch.from_numpy(rows).to(input_ids.device)  # (B, T, F)
+    def contexts(self, input_ids: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T) ids -> (B, T, D) context vectors: the sum of each position's hashed windows' rows.
+        ``rows``: those windows' table rows (B, T, F), when the batch brings them (CoupletBatches
+        computes them on the CPU, so that a GPU step waits for no copy back)."""
+        if rows is None:
+            rows = context_ids(input_ids.cpu().numpy(), self.config.context_windows, self.config.context_buckets)
+            rows = torch.from_numpy(rows).to(input_ids.device)  # (B, T, F)
         return self.context_dropout(self.context_embedding(rows).sum(-2))  # (B, T, D)
 
-    def encode(self, input_ids: torch.Tensor) -> torch.Tensor:
-        # input_ids: (B, T), 0 = padding
+    def encode(self, input_ids: torch.Tensor, context_ids: torch.Tensor | None = None) -> torch.Tensor:
+        # input_ids: (B, T), 0 = padding; context_ids: (B, T, F) or None (computed here)
         mask = input_ids != 0  # (B, T)
         x = self.dropout(self.embedding(input_ids))  # (B, T, C)
         if not self.config.context_buckets:
             return self.encoder(x, mask)  # (B, T, C)
-        context = self.contexts(input_ids)  # (B, T, D)
+        context = self.contexts(input_ids, context_ids)  # (B, T, D)
         if self.config.context_input:
             x = x + self.context_input(context)
         hidden = self.encoder(x, mask) + self.context_output(context)  # (B, T, C)
         return hidden * mask.unsqueeze(-1).to(hidden.dtype)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None):
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None,
+                context_ids: torch.Tensor | None = None):
         # labels: (B, T), -100 where not scored
-        logits = self.output(self.encode(input_ids))  # (B, T, V)
+        logits = self.output(self.encode(input_ids, context_ids))  # (B, T, V)
         if labels is None:
             return logits
         loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)

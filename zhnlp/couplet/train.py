@@ -38,7 +38,8 @@ def _argmax_char_accuracy(model, batches: CoupletBatches) -> dict:
     batches.epoch, batches.position = 0, 0
     for batch in batches:
         ids, labels = batch["input_ids"].to(device), batch["labels"].to(device)
-        logits, loss = model(ids, labels)
+        contexts = batch.get("context_ids")
+        logits, loss = model(ids, labels, None if contexts is None else contexts.to(device))
         logits = logits.float().scatter(-1, ids.unsqueeze(-1), float("-inf"))  # (B, T, V)
         logits[..., :2] = float("-inf")  # never [PAD] or [UNK]
         correct += int((logits.argmax(-1) == labels).sum())
@@ -107,8 +108,10 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
     model = CoupletModel(config, vocab)
     if start:
         _load_initial_weights(model, start[2])
-    batches = CoupletBatches(train_pairs, vocab, batch_size, config.max_length, seed=trainer_config.seed)
-    dev = CoupletBatches(dev_pairs, vocab, 256, config.max_length, shuffle=False)
+    contexts = (config.context_windows, config.context_buckets) if config.context_buckets else None
+    batches = CoupletBatches(train_pairs, vocab, batch_size, config.max_length, seed=trainer_config.seed,
+                             contexts=contexts)
+    dev = CoupletBatches(dev_pairs, vocab, 256, config.max_length, shuffle=False, contexts=contexts)
     epoch_schedule(trainer_config, len(batches), epochs)
 
     def export(trained, directory):
@@ -118,7 +121,8 @@ def train_couplet(data_dir: str | os.PathLike, output_dir: str | os.PathLike,
                                                             "init_from": None if init_from is None else str(init_from)})
 
     trainer = Trainer(model, trainer_config, output_dir, export=export, model_config=asdict(config),
-                      loss_fn=lambda m, b: m(b["input_ids"], b["labels"])[1], show_progress=show_progress,
+                      loss_fn=lambda m, b: m(b["input_ids"], b["labels"], b.get("context_ids"))[1],
+                      show_progress=show_progress,
                       parameter_groups=_parameter_groups(model, trainer_config, context_lr_scale))
     dev_lines = [(u, w) for u, w in dev_pairs if len(u) <= config.max_length]
     result = trainer.train(batches, evaluate=lambda m: _dev_scores(m, dev, dev_lines, shortlist))
@@ -159,10 +163,10 @@ def _load_initial_weights(model, weights: dict) -> None:
     shape, else the new table's projections start at zero (the model starts as the folder's)."""
     import torch
 
-    own = model.state_dict()
-    usable = {k: torch.from_numpy(v) for k, v in weights.items() if k in own and tuple(own[k].shape) == v.shape}
-    model.load_state_dict(usable, strict=False)
-    if model.config.context_buckets and "context_embedding.weight" not in usable:
+    from ..training import load_matching_weights
+
+    left = load_matching_weights(model, weights)
+    if model.config.context_buckets and "context_embedding.weight" in left:
         with torch.no_grad():
             for name in ("context_output", "context_input"):
                 if hasattr(model, name):

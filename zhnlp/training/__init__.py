@@ -12,7 +12,7 @@ _LAZY = {
     "DEVICE_CHOICES": ".device", "DeviceSetup": ".device", "resolve_device": ".device", "seed_everything": ".device",
     "CHECKPOINT_DIR": ".trainer", "TRAINING_FILE": ".trainer", "Trainer": ".trainer", "TrainerCallback": ".trainer",
     "TrainResult": ".trainer", "checkpoint_dir": ".trainer", "resume_model_config": ".trainer",
-    "config_conflicts": ".trainer", "decay_groups": ".trainer",
+    "config_conflicts": ".trainer", "decay_groups": ".trainer", "load_matching_weights": ".trainer",
     "saved_state": ".trainer", "start_run": ".trainer", "epoch_schedule": ".trainer",
 }
 

@@ -141,6 +141,20 @@ def decay_groups(named_parameters, weight_decay: float) -> list[dict]:
             {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0}]
 
 
+def load_matching_weights(model, weights: dict) -> list[str]:
+    """The entries of ``weights`` (name -> numpy array) whose name and shape ``model`` has, loaded
+    into it (starting a run from another folder's model, ``--init``); returns the names of the
+    model's own parameters left as they were."""
+    import numpy as np
+    import torch
+
+    own = model.state_dict()
+    usable = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)).to(own[k].dtype) for k, v in weights.items()
+              if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    model.load_state_dict(usable, strict=False)
+    return [k for k in own if k not in usable]
+
+
 def _comparable(value):
     return [_comparable(v) for v in value] if isinstance(value, (list, tuple)) else value  # as JSON holds it
 

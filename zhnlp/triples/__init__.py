@@ -1,11 +1,13 @@
 """Triple extraction (用bert4keras做三元组抽取, kexue.fm/archives/7161; Su's kg-2019 DGCNN; issue 17):
-the data (data.py), exact-match scores and the dictionary baseline (metrics.py), the light model
+the data (data.py), exact-match scores (metrics.py), the dictionary of training triples and
+kg-2019's distant supervision from it (known.py), the light model
 (model.py), decoding (extract.py), the TripleExtractor API (extractor.py), training (train.py)."""
 from __future__ import annotations
 
 from .data import Sentence, Triple, read_schema, read_sentences
 from .extract import Extraction, FoundTriple
-from .metrics import TripleDictionary, triple_scores
+from .known import TripleDictionary
+from .metrics import triple_scores
 
 __all__ = ["Extraction", "FoundTriple", "Sentence", "Triple", "TripleDictionary", "TripleExtractor", "read_schema",
            "read_sentences", "train_triples", "triple_scores"]

@@ -37,22 +37,35 @@ class ReadReport:
     skipped_not_in_text: int = 0  # subject or object absent from the text: skipped
 
 
-def read_schema(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
-    """The predicates of a DuIE schema.json (one JSON object with a "predicate" per line), in order."""
+def _schema_entries(path: str | os.PathLike, encoding: str) -> list[dict]:
     from ..textio import iter_lines, parse_json, resolve_sources
 
-    predicates = []
+    entries = []
     for number, line in enumerate(iter_lines(resolve_sources(path), encoding), 1):
         if not line.strip():
             continue
         entry = parse_json(line, path, SCHEMA_HINT, number)
         if not isinstance(entry, dict) or not isinstance(entry.get("predicate"), str):
             raise InputError(f"{path}, line {number}: no \"predicate\" in this schema entry", SCHEMA_HINT)
-        if entry["predicate"] not in predicates:
-            predicates.append(entry["predicate"])
-    if not predicates:
+        entries.append(entry)
+    if not entries:
         raise InputError(f"{path} holds no predicates", SCHEMA_HINT)
-    return predicates
+    return entries
+
+
+def read_schema(path: str | os.PathLike, encoding: str = "utf-8") -> list[str]:
+    """The predicates of a DuIE schema.json (one JSON object with a "predicate" per line), in order."""
+    return list(dict.fromkeys(entry["predicate"] for entry in _schema_entries(path, encoding)))
+
+
+def read_entity_types(path: str | os.PathLike, encoding: str = "utf-8") -> dict[str, tuple[str, str]]:
+    """{predicate: (subject type, main object type)} of a DuIE schema.json ("" where it names none)."""
+    types = {}
+    for entry in _schema_entries(path, encoding):
+        target = entry.get("object_type")
+        target = target.get("@value", "") if isinstance(target, dict) else target
+        types.setdefault(entry["predicate"], (str(entry.get("subject_type") or ""), str(target or "")))
+    return types
 
 
 def read_sentences(path: str | os.PathLike, predicates: list[str] | None = None, encoding: str = "utf-8",

@@ -63,14 +63,26 @@ class CharPieces:
     """The light model's units: one id per character (unknown: 1), each its own character span. With
     ``word_index`` (words.txt) each character also gets its word's id, the text cut as jieba cuts it
     (zhnlp's compiled twin, HMM off) and lowercased as the vectors were trained; a word without a
-    vector gives each of its characters the character's own (the vectors hold both in one space)."""
+    vector gives each of its characters the character's own (the vectors hold both in one space).
+    With ``known`` (a TripleDictionary: distant supervision) two more columns follow, its subject
+    marks, and extraction asks it for each subject's object marks."""
 
-    def __init__(self, vocab_index: dict[str, int], max_chars: int, word_index: dict[str, int] | None = None):
-        self.vocab_index, self.max_chars, self.word_index = vocab_index, max_chars, word_index
+    def __init__(self, vocab_index: dict[str, int], max_chars: int, word_index: dict[str, int] | None = None,
+                 known=None):
+        self.vocab_index, self.max_chars, self.word_index, self.known = vocab_index, max_chars, word_index, known
         self._segmenter = None
 
-    def __call__(self, text: str) -> tuple[list[int] | np.ndarray, list[tuple[int, int]]]:
-        """-> (ids: (T,), or (T, 2) character and word ids; each id's character span)."""
+    def __call__(self, text: str, known=None) -> tuple[list[int] | np.ndarray, list[tuple[int, int]]]:
+        """-> (ids: (T,), or (T, K) columns: characters, words, subject marks; each id's character
+        span). ``known``: another dictionary for the marks than the pieces' own (training's folds)."""
+        ids, spans = self._ids(text)
+        known = known or self.known
+        if known is None:
+            return ids, spans
+        return np.concatenate([np.asarray(ids, dtype=np.int64).reshape(len(text), -1), known.subject_marks(text)],
+                              axis=1), spans
+
+    def _ids(self, text: str) -> tuple[list[int] | np.ndarray, list[tuple[int, int]]]:
         chars = [self.vocab_index.get(ch, 1) for ch in text]
         spans = [(i, i + 1) for i in range(len(text))]
         if self.word_index is None:
@@ -119,6 +131,8 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
         model.eval()
     object_thresholds = object_thresholds or thresholds
     max_tokens = max_tokens or (NUMPY_BATCH_TOKENS if in_numpy else 10**9)
+    known = getattr(pieces_of, "known", None)
+    predicate_index = {p: i for i, p in enumerate(predicates)}
     size = pieces_of.max_chars
     pieces = []  # (text index, character offset, piece, ids, spans)
     for i, text in enumerate(texts):
@@ -152,7 +166,12 @@ def extract_batch(model, pieces_of, predicates: Sequence[str], texts: Sequence[s
         spans = np.array([[s[1], s[2]] for s in subjects])
         if not in_numpy:
             rows, spans = torch.from_numpy(rows).to(encoded.device), torch.from_numpy(spans).to(encoded.device)
-        object_probs = as_numpy(model.object_probs(encoded[rows], spans))  # (N, T, P, 2)
+        given = ()
+        if known is not None:  # each subject's found objects (distant supervision); characters are the tokens
+            marks = np.stack([known.object_marks(chosen[row][2], chosen[row][2][s:e + 1], predicate_index, longest)
+                              for row, s, e, _ in subjects])  # (N, T, P, 2)
+            given = (marks if in_numpy else torch.from_numpy(marks).to(encoded.device),)
+        object_probs = as_numpy(model.object_probs(encoded[rows], spans, *given))  # (N, T, P, 2)
         object_probs = object_probs * scoreable[np.asarray([s[0] for s in subjects])][..., None]
         for k, (row, s, e, p_subject) in enumerate(subjects):
             text_index, offset, piece, piece_ids, token_spans = chosen[row]
@@ -216,8 +235,8 @@ class _Remembered:
             self._subjects[id(encoded)] = self.model.subject_probs(encoded, mask)
         return self._subjects[id(encoded)]
 
-    def object_probs(self, encoded, subject_spans):
-        return self.model.object_probs(encoded, subject_spans)
+    def object_probs(self, encoded, subject_spans, *known_objects):
+        return self.model.object_probs(encoded, subject_spans, *known_objects)
 
 
 def tune_thresholds(model, pieces_of, predicates: Sequence[str], sentences, start=(0.6, 0.5, 0.6, 0.5),
@@ -235,6 +254,7 @@ def tune_thresholds(model, pieces_of, predicates: Sequence[str], sentences, star
 
     class RememberedPieces:  # each text cut once (the word features' segmentation), not once per try
         max_chars = own_pieces.max_chars
+        known = getattr(own_pieces, "known", None)
 
         def __call__(self, text):
             if text not in cut:

@@ -37,6 +37,7 @@ class TripleExtractor:
         from ..optional import available, require
         from ..training.device import gpu_may_be_present
         from .folder import PREDICATES_FILE, TRAIN_HINT, WORDS_FILE, TripleConfig, read_lines, resolve_folder
+        from .known import KNOWN_TRIPLES_FILE, TripleDictionary
         from .numpy_model import NumpyTripleModel
 
         folder = resolve_folder(name_or_path)
@@ -47,10 +48,11 @@ class TripleExtractor:
         vocab = read_lines(folder / "vocab.txt", config.vocab_size)
         predicates = read_lines(folder / PREDICATES_FILE, config.num_predicates)
         pieces = None
-        if config.word_vocab_size:
-            words = read_lines(folder / WORDS_FILE, config.word_vocab_size)
+        if config.word_vocab_size or config.known_triples:
+            words = read_lines(folder / WORDS_FILE, config.word_vocab_size) if config.word_vocab_size else None
+            known = TripleDictionary.from_file(folder / KNOWN_TRIPLES_FILE) if config.known_triples else None
             pieces = CharPieces({ch: i for i, ch in enumerate(vocab)}, config.max_positions,
-                                {w: i for i, w in enumerate(words)})
+                                words and {w: i for i, w in enumerate(words)}, known)
         if config.encoder == "bert":
             return cls._bert(folder, config, vocab, predicates, device)
         try:

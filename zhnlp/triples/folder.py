@@ -1,7 +1,8 @@
 """A triple-extraction model folder, read and written without torch: config.json (``model_type:
 triples``), model.safetensors, vocab.txt (characters) and predicates.txt (the schema's predicates,
 one per line, in the order of the object head's channels); with word features also words.txt (the
-words whose vectors each character adds, kg-2019's mixed embedding)."""
+words whose vectors each character adds, kg-2019's mixed embedding); with distant supervision also
+known_triples.tsv (the training triples whose marks the model reads, known.py)."""
 from __future__ import annotations
 
 import os
@@ -31,6 +32,9 @@ class TripleConfig:
     max_positions: int = 512  # position embeddings; longer sentences are read in overlapping windows
     word_vocab_size: int = 0  # words of words.txt: each character adds its word's frozen vector (0: characters only)
     word_dim: int = 128  # the word vectors' size (zhnlp vectors train --dim), projected to embedding_dim
+    # kg-2019's distant supervision: the marks of the training triples found in the sentence (known.py)
+    # as inputs, the triples kept in known_triples.tsv
+    known_triples: bool = False
     # subject start, end; object start, end: the original's until training chooses them on dev (tune_thresholds)
     thresholds: tuple[float, ...] = (0.6, 0.5, 0.6, 0.5)
     encoder: str = "dgcnn"  # or "bert": a BERT encoder, its config and tokenizer in bert/ (bert_model.py)
@@ -65,9 +69,10 @@ BERT_SUBFOLDER = "bert"
 
 def write_triples_folder(model, directory: str | os.PathLike, vocab: list[str], predicates: list[str],
                          training: dict | None = None, config: TripleConfig | None = None, tokenizer=None,
-                         words: list[str] | None = None) -> Path:
+                         words: list[str] | None = None, known=None) -> Path:
     """The model's folder: config.json, model.safetensors (half precision), vocab.txt, predicates.txt,
-    words.txt when the model has word features; for a BERT encoder also bert/ (its config.json and
+    words.txt when the model has word features, known_triples.tsv with ``known`` (a
+    TripleDictionary); for a BERT encoder also bert/ (its config.json and
     tokenizer; the weights are in model.safetensors)."""
     import torch
 
@@ -79,6 +84,10 @@ def write_triples_folder(model, directory: str | os.PathLike, vocab: list[str], 
     write_text(Path(directory) / PREDICATES_FILE, "\n".join(predicates) + "\n")
     if words:
         write_text(Path(directory) / WORDS_FILE, "\n".join(words) + "\n")
+    if known is not None:
+        from .known import KNOWN_TRIPLES_FILE
+
+        known.save(Path(directory) / KNOWN_TRIPLES_FILE)
     if tokenizer is not None:
         bert_dir = Path(directory) / BERT_SUBFOLDER
         bert_dir.mkdir(exist_ok=True)

@@ -1,14 +1,14 @@
 """Exact-match triple scores, as the DuIE/LIC figures are computed: per sentence the predicted and
 gold (subject, predicate, object) sets; micro precision, recall and F1 over all sentences; and the
-same per predicate. And the dictionary baseline the issue measures against: every training triple
-whose subject and object both occur in the sentence."""
+same per predicate. The dictionary baseline the issue measures against (every training triple whose
+subject and object both occur in the sentence) is known.py's TripleDictionary."""
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Iterable, Sequence
 
 from ..errors import InputError
-from .data import Sentence, Triple
+from .data import Triple
 
 
 def _prf(correct: int, predicted: int, gold: int) -> dict[str, float]:
@@ -34,24 +34,3 @@ def triple_scores(predictions: Sequence[Iterable[Triple]], references: Sequence[
             counts[triple.predicate][2] += 1
     total = [sum(c[i] for c in counts.values()) for i in range(3)]
     return {**_prf(*total), "per_predicate": {p: _prf(*c) for p, c in sorted(counts.items())}}
-
-
-class TripleDictionary:
-    """The training triples, looked up by their subjects: a sentence gets every training triple whose
-    subject and object both occur in it (the baseline a model has to beat)."""
-
-    def __init__(self, sentences: Iterable[Sentence]):
-        self.by_subject: dict[str, set[Triple]] = defaultdict(set)
-        for sentence in sentences:
-            for triple in sentence.triples:
-                self.by_subject[triple.subject].add(triple)
-        self._longest = max((len(s) for s in self.by_subject), default=0)
-
-    def __call__(self, text: str) -> set[Triple]:
-        found = set()
-        for start in range(len(text)):  # every substring up to the longest subject: O(n * longest)
-            for end in range(start + 1, min(len(text), start + self._longest) + 1):
-                for triple in self.by_subject.get(text[start:end], ()):
-                    if triple.object in text:
-                        found.add(triple)
-        return found

@@ -33,16 +33,25 @@ class NumpyTripleModel:
         self.scale, self.shift = w["condition.scale.weight"].T.copy(), w["condition.shift.weight"].T.copy()  # (2C, C)
         self.object_hidden = (w["object_hidden.weight"].T.copy(), w["object_hidden.bias"])
         self.object_head = (w["object_head.weight"].T.copy(), w["object_head.bias"])
+        if config.known_triples:  # distant supervision's projections (model.py)
+            self.known_input, self.known_output = w["known_input.weight"].T.copy(), w["known_output.weight"].T.copy()
+            self.known_objects, self.known_shift = w["known_objects.weight"].T.copy(), w["known_shift"]  # (2P, C), (2P,)
 
     def encode(self, input_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(B, T) character ids, or (B, T, 2) character and word ids; 0 = padding -> (encoding
+        """(B, T) character ids, or (B, T, K) columns as model.py's; 0 = padding -> (encoding
         (B, T, C), mask (B, T))."""
         chars = input_ids[..., 0] if input_ids.ndim == 3 else input_ids
         mask = chars != 0
         x = self.embedding[chars] + self.positions[np.arange(chars.shape[1])][None]
         if self.config.word_vocab_size:
             x += self.words[input_ids[..., 1]]
-        return self.encoder(x.astype(np.float32), mask[..., None].astype(np.float32)), mask
+        if self.config.known_triples:
+            marks = input_ids[..., -2:].astype(np.float32)  # (B, T, 2)
+            x += marks @ self.known_input
+        encoded = self.encoder(x.astype(np.float32), mask[..., None].astype(np.float32))
+        if self.config.known_triples:
+            encoded += marks @ self.known_output
+        return encoded, mask
 
     def subject_probs(self, encoded: np.ndarray, mask: np.ndarray) -> np.ndarray:
         batch, length, channels = encoded.shape
@@ -63,12 +72,18 @@ class NumpyTripleModel:
         logits = (encoded.reshape(-1, channels) + attended) @ self.subject_head[0] + self.subject_head[1]
         return (sigmoid(logits) ** 2).reshape(batch, length, 2)
 
-    def object_probs(self, encoded: np.ndarray, subject_spans: np.ndarray) -> np.ndarray:
-        """subject_spans: (N, 2) -> (N, T, P, 2)."""
+    def object_probs(self, encoded: np.ndarray, subject_spans: np.ndarray,
+                     known_objects: np.ndarray | None = None) -> np.ndarray:
+        """subject_spans: (N, 2); known_objects: (N, T, P, 2) with distant supervision -> (N, T, P, 2)."""
         rows = np.arange(len(encoded))
         condition = np.concatenate([encoded[rows, subject_spans[:, 0]], encoded[rows, subject_spans[:, 1]]], -1)
         normed = _layer_norm(encoded, *self.norm)
         conditioned = normed * (1 + (condition @ self.scale)[:, None]) + (condition @ self.shift)[:, None]
+        if self.config.known_triples:
+            known = known_objects.reshape(*known_objects.shape[:2], -1).astype(np.float32)  # (N, T, 2P)
+            conditioned += known @ self.known_objects
         hidden = np.maximum(conditioned @ self.object_hidden[0] + self.object_hidden[1], 0.0)
         logits = hidden @ self.object_head[0] + self.object_head[1]  # (N, T, 2P)
+        if self.config.known_triples:
+            logits += known * self.known_shift
         return (sigmoid(logits) ** 4).reshape(*logits.shape[:2], self.config.num_predicates, 2)

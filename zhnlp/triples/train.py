@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .data import Sentence, Triple, read_schema, read_sentences
 from .folder import PAD, UNK, WORDS_FILE, TripleConfig
 
@@ -22,7 +23,9 @@ from .folder import PAD, UNK, WORDS_FILE, TripleConfig
 # (dev F1 still 0 after two), so 0.995 (200 steps, about one epoch at batch 32)
 TRIPLES_TRAINING = dict(max_steps=0, lr=1e-3, warmup_steps=200, weight_decay=0.0, save_every=500, metric="f1",
                         patience=4, ema_decay=0.995)
-MODEL_FLAGS = {"embedding_dim": "--width", "dilations": "--dilations"}
+MODEL_FLAGS = {"embedding_dim": "--width", "dilations": "--dilations", "known_triples": "--known-triples"}
+# distant supervision's projections start at zero and see a mark on few characters: a larger step
+KNOWN_LR_SCALE = 10.0
 
 
 def build_vocab(sentences: list[Sentence], min_count: int = 2) -> list[str]:
@@ -49,21 +52,24 @@ def label(sentence: Sentence, predicate_index: dict[str, int], spans: list[tuple
     return spoes
 
 
-def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int = 0, shuffle: bool = True):
+def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int = 0, shuffle: bool = True,
+                   known=None):
     """Resumable, length-bucketed batches in the model's units (``pieces_of``: extract.CharPieces or
     TokenizerPieces); the subject each sentence trains on is drawn from a generator seeded by the
-    batch (the same batch draws the same subject after a resume). Returns (batches, sentences left
-    out as longer than the model reads)."""
+    batch (the same batch draws the same subject after a resume). ``known``: with distant
+    supervision, each sentence's dictionary (known.cross_fitted) for its marks. Returns (batches,
+    sentences left out as longer than the model reads)."""
     import torch
 
     from ..training import LengthBucketedBatches
 
     predicate_index = {p: i for i, p in enumerate(predicates)}
-    kept = [s for s in sentences if len(s.text) <= pieces_of.max_chars]
+    kept = [(s, known[i] if known else None) for i, s in enumerate(sentences) if len(s.text) <= pieces_of.max_chars]
     encoded = []
-    for sentence in kept:
-        ids, spans = pieces_of(sentence.text)
-        encoded.append((np.asarray(ids, dtype=np.int64), label(sentence, predicate_index, spans)))
+    for sentence, dictionary in kept:
+        ids, spans = pieces_of(sentence.text, dictionary) if dictionary else pieces_of(sentence.text)
+        encoded.append((np.asarray(ids, dtype=np.int64), label(sentence, predicate_index, spans), sentence.text,
+                        dictionary))
 
     def collate(indices):
         rng = np.random.default_rng([seed, *map(int, indices)])
@@ -72,8 +78,9 @@ def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int 
         subject_labels = torch.zeros((len(indices), longest, 2))
         subject_spans = torch.zeros((len(indices), 2), dtype=torch.long)
         object_labels = torch.zeros((len(indices), longest, len(predicates), 2))
+        known_objects = torch.zeros_like(object_labels) if known else None
         for row, i in enumerate(indices):
-            chars, spoes = encoded[i]
+            chars, spoes, text, dictionary = encoded[i]
             ids[row, :len(chars)] = torch.from_numpy(chars)
             if not spoes:
                 continue
@@ -87,8 +94,11 @@ def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int 
             subject_spans[row] = torch.tensor([start, end])
             for o_start, o_end, p in spoes.get((start, end), []):
                 object_labels[row, o_start, p, 0] = object_labels[row, o_end, p, 1] = 1
+            if dictionary is not None:  # characters are the tokens (distant supervision is the light model's)
+                marks = dictionary.object_marks(text, text[start:end + 1], predicate_index)
+                known_objects[row, :len(text)] = torch.from_numpy(marks)
         return {"input_ids": ids, "subject_labels": subject_labels, "subject_spans": subject_spans,
-                "object_labels": object_labels}
+                "object_labels": object_labels, **({"known_objects": known_objects} if known else {})}
 
     return LengthBucketedBatches(np.array([len(e[0]) for e in encoded]), collate, batch_size, seed=seed,
                                  shuffle=shuffle, pool_batches=20), len(sentences) - len(kept)
@@ -98,13 +108,21 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
                   dev_fraction: float = 0.1, split_seed: int = 0, config: TripleConfig | dict | None = None,
                   trainer_config=None, batch_size: int = 32, epochs: int = 20, restart: bool = False,
                   force: bool = False, show_progress: bool = True, encoding: str = "utf-8",
-                  model: str | os.PathLike | None = None, vectors: str | os.PathLike | None = None) -> dict:
+                  model: str | os.PathLike | None = None, vectors: str | os.PathLike | None = None,
+                  init_from: str | os.PathLike | None = None, entity_swaps: int = 0) -> dict:
     """Train the light extractor on ``data`` (a folder with train.json and schema.json, as
     ../shared/data/triples); resumable in ``output_dir``. The dev split: ``dev`` or ``dev_fraction``
     of train drawn with ``split_seed``. ``model``: a BERT or WoBERT folder or hub id to train the BERT
     encoder (bert_model.py) instead; resuming then starts from the checkpoint's weights. ``vectors``: a
     vectors folder (zhnlp vectors train --unit both) whose characters start the character embedding
-    and whose words (and characters) become the frozen word features, kg-2019's mixed embedding."""
+    and whose words (and characters) become the frozen word features, kg-2019's mixed embedding.
+    ``config.known_triples``: kg-2019's distant supervision (known.py): the model reads the marks of
+    the training triples found in each sentence, each training sentence's drawn from the other folds'
+    triples, dev's and the saved folder's from the whole training split. ``init_from``: a light
+    triples folder to start a fresh run from: its vocabulary, words, shape and weights (what it lacks,
+    such as distant supervision's projections, starts at zero, so training begins at its model).
+    ``entity_swaps``: that many entity-swapped copies of each training sentence join it (kg-2019's
+    augmentation, augment.py); dev and the dictionary stay the original sentences'."""
     from ..optional import require
 
     require("torch", "zhnlp train triples")
@@ -119,11 +137,22 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
     data = Path(data)
     output_dir = Path(output_dir)
     resuming = start_run(output_dir, restart, force)
+    if resuming:
+        _check_swaps(output_dir, entity_swaps)
     given = asdict(config) if isinstance(config, TripleConfig) else dict(config or {})
     for key in ("vocab_size", "num_predicates", "model_type", "word_vocab_size", "word_dim"):
         given.pop(key, None)
     saved = resume_model_config(output_dir, given, MODEL_FLAGS)
-    config = TripleConfig.from_dict(saved if saved is not None else given)
+    start = None
+    if init_from is not None and saved is None:
+        if model is not None or vectors is not None:
+            raise InputError("--init starts from a light triples folder, with its own vectors",
+                             "leave out --model and --vectors, or leave out --init")
+        start = _initial_model(init_from, given)
+    config = TripleConfig.from_dict(saved if saved is not None else start[0] if start else given)
+    if config.known_triples and model is not None:
+        raise InputError("--known-triples is the light model's (its marks are per character)",
+                         "leave out --model to train the light model with it, or leave out --known-triples")
     predicates = read_schema(data / "schema.json", encoding)
     sentences, report = read_sentences(data / "train.json", predicates, encoding)
     if dev is not None:
@@ -132,7 +161,7 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
         train, held = dev_split(sentences, dev_fraction, split_seed)
     trainer_config = trainer_config or TrainerConfig(**TRIPLES_TRAINING)
     seed_everything(trainer_config.seed)
-    tokenizer, words, fill_report = None, [], None
+    tokenizer, words, fill_report, known, known_folds = None, [], None, None, None
     if model is not None:
         from ..hub import resolve_model
         from ..wobert.model import _quiet_transformers, load_tokenizer, token_list
@@ -157,7 +186,7 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
         if resuming and vocab_file.is_file():
             vocab = read_lines(vocab_file)
         else:
-            vocab = build_vocab(train)
+            vocab = start[1] if start else build_vocab(train)
             output_dir.mkdir(parents=True, exist_ok=True)
             write_text(vocab_file, "\n".join(vocab) + "\n")
         config.vocab_size, config.num_predicates = len(vocab), len(predicates)
@@ -165,6 +194,9 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
         loaded = None
         if resuming and words_file.is_file():
             words = read_lines(words_file)
+        elif start and start[2]:
+            words = start[2]
+            write_text(words_file, "\n".join(words) + "\n")
         elif vectors is not None and not resuming:
             from ..vectors import Vectors
 
@@ -175,13 +207,30 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
             config.word_vocab_size = len(words)
             config.word_dim = loaded.dim if loaded is not None else config.word_dim
         network = TripleModel(config)
+        if start:
+            from ..training import load_matching_weights
+
+            load_matching_weights(network, start[3])
         if loaded is not None:
             chars = loaded.fill(network.embedding.weight, vocab) if loaded.dim == config.embedding_dim else \
                 f"none (the vectors have {loaded.dim} dimensions, the width is {config.embedding_dim})"
             fill_report = f"characters: {chars}; words: {loaded.fill(network.words.weight, words)}"
+        if config.known_triples:
+            from .known import TripleDictionary, cross_fitted
+
+            known, known_folds = TripleDictionary(train), cross_fitted(train, seed=split_seed)
         pieces_of = CharPieces({ch: i for i, ch in enumerate(vocab)}, config.max_positions,
-                               {w: i for i, w in enumerate(words)} if words else None)
-    batches, too_long = triple_batches(train, pieces_of, predicates, batch_size, trainer_config.seed)
+                               {w: i for i, w in enumerate(words)} if words else None, known)
+    trained_on = list(train)
+    if entity_swaps:
+        from .augment import augmented
+        from .data import read_entity_types
+
+        copies = augmented(train, read_entity_types(data / "schema.json", encoding), entity_swaps, seed=split_seed)
+        trained_on += [copy for _, copy in copies]
+        known_folds = known_folds and known_folds + [known_folds[i] for i, _ in copies]  # the source's fold
+    batches, too_long = triple_batches(trained_on, pieces_of, predicates, batch_size, trainer_config.seed,
+                                       known=known_folds)
     epoch_schedule(trainer_config, len(batches), epochs, evaluate=bool(held))
 
     def evaluate(trained):
@@ -196,13 +245,16 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
         from .folder import write_triples_folder
 
         write_triples_folder(trained, directory, vocab, predicates, config=config, tokenizer=tokenizer,
-                             training={**asdict(trainer_config), "batch_size": batch_size}, words=words)
+                             training={**asdict(trainer_config), "batch_size": batch_size,
+                                       "init_from": None if init_from is None else str(init_from)},
+                             words=words, known=known)
 
     trainer = Trainer(network, trainer_config, output_dir, export=export,
                       model_config=asdict(config) if model is None else None,
-                      loss_fn=lambda m, b: m(b["input_ids"], b["subject_labels"], b["subject_spans"],
-                                             b["object_labels"]),
+                      loss_fn=lambda m, b: m(**b),  # the batch's keys are forward's arguments
+                      parameter_groups=_parameter_groups(network, trainer_config),
                       show_progress=show_progress, record={"split_seed": split_seed, "dev_fraction": dev_fraction,
+                                                                 "entity_swaps": entity_swaps,
                                                                  **({"vectors": fill_report} if fill_report else {})})
     result = trainer.train(batches, evaluate=evaluate if held else None)
     chosen = None
@@ -213,10 +265,63 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
             "examples_per_second": round(batch_size * (result.step - result.resumed_from) /
                                          max(result.training_seconds, 1e-9), 1),
             "best_dev_f1": trainer.best, "device": trainer.setup.description, "train_sentences": len(train),
+            "swapped_copies": len(trained_on) - len(train),
             "dev_sentences": len(held), "skipped_triples": report.skipped_not_in_text, "too_long": too_long,
             "parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
             **({"thresholds": chosen["thresholds"], "dev_f1_with_them": round(chosen["f1"], 4)} if chosen else {}),
             **({"vectors": fill_report} if fill_report else {})}
+
+
+def _check_swaps(output_dir: Path, entity_swaps: int) -> None:
+    """A resumed run trains on the same sentences: its --entity-swaps as the checkpoint's."""
+    import json
+
+    from ..training import TRAINING_FILE
+
+    record = output_dir / TRAINING_FILE
+    saved = json.loads(record.read_text(encoding="utf-8")).get("entity_swaps", 0) if record.is_file() else entity_swaps
+    if saved != entity_swaps:
+        raise InputError(f"--entity-swaps {entity_swaps} ({output_dir} was trained with {saved})",
+                         f"resume with --entity-swaps {saved}, or add --restart to start over")
+
+
+def _initial_model(init_from, given: dict) -> tuple[dict, list[str], list[str], dict]:
+    """(config fields, vocabulary, words, weights) of the light folder a fresh run starts from; a
+    shape field given that differs from the folder's is an InputError naming its flag."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    from ..training import config_conflicts
+    from .folder import read_lines, resolve_folder
+
+    directory = resolve_folder(init_from)
+    fields = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    if fields.get("encoder", "dgcnn") != "dgcnn":
+        raise InputError(f"--init {directory}: a BERT triples folder", "give a light triples folder, or train with --model")
+    shape = {k: given.get(k) for k in ("embedding_dim", "dilations", "kernel_size", "attention_heads")}
+    conflicts = config_conflicts(shape, fields, MODEL_FLAGS, "the folder")
+    if conflicts:
+        raise InputError(f"{'; '.join(conflicts)}: --init {directory} fixes the model's shape",
+                         "leave those options out, or train from scratch without --init")
+    fields.update({k: v for k, v in given.items() if v is not None and k not in shape})
+    for key in ("vocab_size", "num_predicates", "thresholds"):
+        fields.pop(key, None)
+    words = read_lines(directory / WORDS_FILE) if fields.get("word_vocab_size") else []
+    return fields, read_lines(directory / "vocab.txt"), words, load_file(str(directory / "model.safetensors"))
+
+
+def _parameter_groups(model, trainer_config) -> list[dict]:
+    """Decay on matrices only (the trainer's default); distant supervision's projections, when
+    there are some, in a group of their own at KNOWN_LR_SCALE times the learning rate."""
+    from ..training import decay_groups
+
+    known = [p for n, p in model.named_parameters() if n.startswith("known_")]
+    groups = decay_groups([(n, p) for n, p in model.named_parameters() if not n.startswith("known_")],
+                          trainer_config.weight_decay)
+    if known:
+        groups.append({"params": known, "weight_decay": 0.0, "lr": trainer_config.lr * KNOWN_LR_SCALE})
+    return groups
 
 
 def choose_thresholds(folder: str | os.PathLike, sentences: list[Sentence], device: str = "cpu") -> dict:
