@@ -59,8 +59,10 @@ def _cross_fitted(extractor, dev) -> tuple[list[set], list]:
     predicted: list[set] = [set()] * len(dev)
     chosen = []
     for fold in (0, 1):
-        thresholds = tune_thresholds(extractor.model, extractor.pieces, extractor.predicates, halves[1 - fold],
-                                     start=TripleConfig.thresholds)["thresholds"]
+        other = halves[1 - fold]
+        added = [extractor.pieces.known(s.text) for s in other] if extractor.add_known else None
+        thresholds = tune_thresholds(extractor.model, extractor.pieces, extractor.predicates, other,
+                                     start=TripleConfig.thresholds, added=added)["thresholds"]
         chosen.append(thresholds)
         found = _as_sets(extractor([s.text for s in halves[fold]], thresholds=thresholds[:2],
                                    object_thresholds=thresholds[2:]))

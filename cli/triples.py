@@ -38,6 +38,10 @@ def triples(
     threshold: Annotated[Optional[str], typer.Option("--threshold", help="Start,end thresholds of all pointers "
                                                      "(default: the model's, chosen on dev when it was trained).",
                                                      show_default=False)] = None,
+    add_known: Annotated[Optional[bool], typer.Option("--add-known/--no-add-known", help="Also give the triples "
+                                                      "of the model's dictionary (--known-triples models) that "
+                                                      "it left out (default: as chosen on dev).",
+                                                      show_default=False)] = None,
     device: DeviceOpt = "auto",
     batch_size: ReadBatchOpt = 64,
     encoding: EncodingOpt = "utf-8",
@@ -62,7 +66,7 @@ def triples(
             if extractor is None:
                 extractor = TripleExtractor.from_pretrained(model, device=device)
             found = iter(extractor.extract([line for line in block if line.strip()], batch_size=batch_size,
-                                           **({"thresholds": thresholds} if thresholds else {})))
+                                           add_known=add_known, **({"thresholds": thresholds} if thresholds else {})))
             out = []
             for line in block:
                 if not line.strip():

@@ -295,9 +295,19 @@ def test_distant_supervision_starts_from_an_init_folder_as_that_model_and_round_
     torch_model.load_state_dict({k: v.float() for k, v in load_file(str(tmp_path / "k" / "model.safetensors")).items()})
     in_torch = extract_batch(torch_model, extractor.pieces, extractor.predicates, texts, extractor.thresholds[:2],
                              extractor.thresholds[2:])
-    in_numpy = extractor(texts)
+    in_numpy = extractor(texts, add_known=False)
     assert [[(t.subject, t.predicate, t.object) for t in e.triples] for e in in_torch] == \
         [[(t.subject, t.predicate, t.object) for t in e.triples] for e in in_numpy]
+    assert isinstance(config_k.add_known, bool) and 0 <= config_k.known_score <= 1  # chosen on dev after training
+    unseen = "《三体》是金庸写的小说，《茶馆》是老舍写的小说"
+    known_here = extractor.pieces.known(unseen)
+    with_known = extractor(unseen, add_known=True)
+    assert known_here and known_here <= {Triple(t.subject, t.predicate, t.object) for t in with_known.triples}
+    for t in with_known.triples:  # every added triple spelled at its spans, in span order
+        assert unseen[slice(*t.subject_span)] == t.subject and unseen[slice(*t.object_span)] == t.object
+    assert [t.subject_span for t in with_known.triples] == sorted(t.subject_span for t in with_known.triples)
+    with pytest.raises(InputError, match="no dictionary of known triples"):
+        TripleExtractor.from_pretrained(folder / "m", device="cpu")(texts, add_known=True)
     with pytest.raises(InputError, match="--known-triples is the light model's"):
         train_triples(data, tmp_path / "b", config=config, model=str(tmp_path / "missing"), show_progress=False)
 

@@ -240,11 +240,12 @@ class _Remembered:
 
 
 def tune_thresholds(model, pieces_of, predicates: Sequence[str], sentences, start=(0.6, 0.5, 0.6, 0.5),
-                    grid=THRESHOLD_GRID, batch_size: int = 64, device="cpu") -> dict:
+                    grid=THRESHOLD_GRID, batch_size: int = 64, device="cpu", added=None) -> dict:
     """The four thresholds (subject start, end; object start, end) that give the best exact-match F1
     on ``sentences`` (data.Sentence, the dev split), by coordinate search over ``grid``: the object
     pair with the subject pair fixed, then the subject pair, then the object pair again. The model
-    runs once; each try decodes again. Returns {"thresholds", "f1", "f1_before"}."""
+    runs once; each try decodes again. ``added``: per sentence, triples added to every answer (the
+    dictionary's, known.add_known). Returns {"thresholds", "f1", "f1_before"}."""
     from .data import Triple
     from .metrics import triple_scores
 
@@ -267,7 +268,10 @@ def tune_thresholds(model, pieces_of, predicates: Sequence[str], sentences, star
     def f1(thresholds) -> float:
         found = extract_batch(remembered, pieces_of, predicates, texts, thresholds[:2], thresholds[2:],
                               batch_size, device)
-        return triple_scores([{Triple(t.subject, t.predicate, t.object) for t in f.triples} for f in found], gold)["f1"]
+        predicted = [{Triple(t.subject, t.predicate, t.object) for t in f.triples} for f in found]
+        if added is not None:
+            predicted = [p | a for p, a in zip(predicted, added)]
+        return triple_scores(predicted, gold)["f1"]
 
     best = tuple(start)
     best_f1 = before = f1(best)

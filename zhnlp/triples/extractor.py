@@ -15,7 +15,7 @@ from .extract import THRESHOLDS, CharPieces, Extraction, extract_batch
 
 class TripleExtractor:
     def __init__(self, model, vocab: list[str], predicates: list[str], device, description: str, pieces=None,
-                 thresholds=THRESHOLDS * 2):
+                 thresholds=THRESHOLDS * 2, add_known: bool = False, known_score: float = 0.0):
         self.model = model
         self.vocab = vocab
         self.pieces = pieces or CharPieces({ch: i for i, ch in enumerate(vocab)}, model.config.max_positions)
@@ -23,6 +23,7 @@ class TripleExtractor:
         self.thresholds = tuple(thresholds)  # subject start, end; object start, end
         self.device = device
         self.description = description  # what it runs on, in words
+        self.add_known, self.known_score = add_known, known_score  # config.json's, chosen on dev
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike | None = None, device: str = "auto") -> "TripleExtractor":
@@ -62,7 +63,7 @@ class TripleExtractor:
             raise InputError(f"{folder}/model.safetensors does not fit config.json ({str(exc)[:160]})",
                              TRAIN_HINT) from None
         if device == "cpu" or (device == "auto" and not (gpu_may_be_present() and available("torch"))):
-            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds)
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds, config.add_known, config.known_score)
         require("torch", "triple extraction on CUDA")
         import torch
 
@@ -71,11 +72,11 @@ class TripleExtractor:
 
         setup = resolve_device(device)
         if setup.device.type == "cpu":
-            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds)
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds, config.add_known, config.known_score)
         model = TripleModel(config)
         model.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in weights.items()})
         return cls(model.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces,
-                   config.thresholds)
+                   config.thresholds, config.add_known, config.known_score)
 
     @classmethod
     def _bert(cls, folder, config, vocab, predicates, device) -> "TripleExtractor":
@@ -105,13 +106,16 @@ class TripleExtractor:
         setup = resolve_device(device)
         pieces = TokenizerPieces(load_tokenizer(bert_dir), config.max_positions)
         return cls(network.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces,
-                   config.thresholds)
+                   config.thresholds, config.add_known, config.known_score)
 
     def extract(self, texts: str | Sequence[str], batch_size: int = 64, thresholds=None,
-                object_thresholds=None) -> Extraction | list[Extraction]:
+                object_thresholds=None, add_known: bool | None = None) -> Extraction | list[Extraction]:
         """An Extraction (text and triples with spans and scores) per text; a string gives one.
         ``thresholds``: (start, end) of the subject pointers, and of the object pointers too unless
-        ``object_thresholds`` are given; default: the model's (config.json's, chosen on dev)."""
+        ``object_thresholds`` are given; default: the model's (config.json's, chosen on dev).
+        ``add_known``: also give the triples of the model's dictionary (distant supervision) that it
+        left out, at the precision they had on dev as their score (known.add_known); default: the
+        model's choice, made on dev."""
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
         if batch_size < 1:
@@ -120,6 +124,14 @@ class TripleExtractor:
             thresholds, object_thresholds = self.thresholds[:2], object_thresholds or self.thresholds[2:]
         found = extract_batch(self.model, self.pieces, self.predicates, items, tuple(thresholds),
                               tuple(object_thresholds or thresholds), batch_size, self.device)
+        if self.add_known if add_known is None else add_known:
+            from .known import add_known as added_to
+
+            known = getattr(self.pieces, "known", None)
+            if known is None:
+                raise InputError("this triples model has no dictionary of known triples to add",
+                                 "train one with --known-triples, or leave out --add-known")
+            found = [added_to(extraction, known, self.known_score) for extraction in found]
         return found[0] if single else found
 
     __call__ = extract

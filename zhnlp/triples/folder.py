@@ -35,6 +35,10 @@ class TripleConfig:
     # kg-2019's distant supervision: the marks of the training triples found in the sentence (known.py)
     # as inputs, the triples kept in known_triples.tsv
     known_triples: bool = False
+    # add the dictionary's triples the model left out (known.add_known), at known_score (their precision
+    # on dev): chosen on dev after training
+    add_known: bool = False
+    known_score: float = 0.0
     # subject start, end; object start, end: the original's until training chooses them on dev (tune_thresholds)
     thresholds: tuple[float, ...] = (0.6, 0.5, 0.6, 0.5)
     encoder: str = "dgcnn"  # or "bert": a BERT encoder, its config and tokenizer in bert/ (bert_model.py)

@@ -269,7 +269,20 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
             "dev_sentences": len(held), "skipped_triples": report.skipped_not_in_text, "too_long": too_long,
             "parameters": sum(p.numel() for p in network.parameters() if p.requires_grad),
             **({"thresholds": chosen["thresholds"], "dev_f1_with_them": round(chosen["f1"], 4)} if chosen else {}),
+            **({"dev_f1_without_known": round(chosen["without_known"], 4)} if chosen and "without_known" in chosen else {}),
             **({"vectors": fill_report} if fill_report else {})}
+
+
+def _addition_precision(extractor, sentences: list[Sentence], thresholds, added: list[set]) -> float:
+    """How often, on ``sentences``, a dictionary triple the model (at ``thresholds``) left out is right."""
+    found = extractor.extract([s.text for s in sentences], thresholds=thresholds[:2], object_thresholds=thresholds[2:],
+                              add_known=False)
+    right = total = 0
+    for sentence, extraction, extra in zip(sentences, found, added):
+        new = extra - {Triple(t.subject, t.predicate, t.object) for t in extraction.triples}
+        total += len(new)
+        right += len(new & set(sentence.triples))
+    return round(right / total, 4) if total else 0.0
 
 
 def _check_swaps(output_dir: Path, entity_swaps: int) -> None:
@@ -340,5 +353,15 @@ def choose_thresholds(folder: str | os.PathLike, sentences: list[Sentence], devi
     config_file = Path(folder) / "config.json"
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["thresholds"] = chosen["thresholds"]
+    known = extractor.pieces.known
+    if known is not None:  # with the dictionary's triples added too, where dev says so
+        added = [known(s.text) for s in sentences]
+        with_known = tune_thresholds(extractor.model, extractor.pieces, extractor.predicates, sentences,
+                                     start=chosen["thresholds"], device=extractor.device, added=added)
+        config["add_known"] = with_known["f1"] > chosen["f1"]
+        if config["add_known"]:
+            chosen = {**with_known, "without_known": chosen["f1"]}
+            config["thresholds"] = chosen["thresholds"]
+        config["known_score"] = _addition_precision(extractor, sentences, config["thresholds"], added)
     write_text(config_file, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
     return chosen
