@@ -60,7 +60,7 @@ def _cross_fitted(extractor, dev) -> tuple[list[set], list]:
     chosen = []
     for fold in (0, 1):
         other = halves[1 - fold]
-        added = [extractor.pieces.known(s.text) for s in other] if extractor.add_known else None
+        added = [extractor.pieces.known(s.text) for s in other] if extractor.add_known else None  # a light model's
         thresholds = tune_thresholds(extractor.model, extractor.pieces, extractor.predicates, other,
                                      start=TripleConfig.thresholds, added=added)["thresholds"]
         chosen.append(thresholds)

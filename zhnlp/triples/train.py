@@ -353,7 +353,7 @@ def choose_thresholds(folder: str | os.PathLike, sentences: list[Sentence], devi
     config_file = Path(folder) / "config.json"
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config["thresholds"] = chosen["thresholds"]
-    known = extractor.pieces.known
+    known = getattr(extractor.pieces, "known", None)  # a BERT encoder's pieces have none
     if known is not None:  # with the dictionary's triples added too, where dev says so
         added = [known(s.text) for s in sentences]
         with_known = tune_thresholds(extractor.model, extractor.pieces, extractor.predicates, sentences,
