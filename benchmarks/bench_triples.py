@@ -112,6 +112,9 @@ def quality(model, train, dev, quick: bool) -> tuple[list[list[str]], list[list[
         own = _as_sets(extractor(texts))
         light = row("light model (DGCNN), its thresholds (shipped)", own,
                     "chosen on this dev split: " + ", ".join(f"{t:g}" for t in extractor.thresholds))
+        if extractor.add_known:
+            row("light model, --no-add-known", _as_sets(extractor(texts, add_known=False)),
+                "its thresholds; without the dictionary's triples it left out")
         crossed, chosen = _cross_fitted(extractor, dev)
         row("light model, thresholds from the other half of dev", crossed,
             "; ".join(", ".join(f"{t:g}" for t in c) for c in chosen))
@@ -141,8 +144,11 @@ def variant_rows(folders, dev) -> list[list[str]]:
         reads = ["characters", *(["words"] if config.get("word_vocab_size") else []),
                  *(["known triples"] if config.get("known_triples") else [])]
         trained = config.get("training", {})  # the trainer's config, as the export wrote it
+        record = Path(folder) / "training.json"
+        swaps = json.loads(record.read_text(encoding="utf-8")).get("entity_swaps", 0) if record.is_file() else 0
         notes = (f"reads {' + '.join(reads)}; lr {trained.get('lr')}"
-                 + (f", from {Path(trained['init_from']).name}" if trained.get("init_from") else ""))
+                 + (f", from {Path(trained['init_from']).name}" if trained.get("init_from") else "")
+                 + (f", {swaps} entity swap(s)" if swaps else "") + (", add_known" if config.get("add_known") else ""))
         rows.append([Path(folder).name, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", notes])
     return rows
 

@@ -39,6 +39,7 @@ class TripleDictionary:
         for subject in self.by_subject:
             lengths[subject[:2]].add(len(subject))
         self._lengths = {key: sorted(n) for key, n in lengths.items()}  # the subject lengths per first two characters
+        self._recent: dict[str, list] = {}  # text -> its spans: extraction asks twice (marks, then add_known)
 
     def __len__(self) -> int:
         return sum(len(t) for t in self.by_subject.values())
@@ -46,12 +47,17 @@ class TripleDictionary:
     def subject_spans(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end exclusive, subject) of every occurrence of a known subject that has a triple
         whose object occurs in ``text``."""
+        if text in self._recent:
+            return self._recent[text]
         found, lengths = [], self._lengths
         for start in range(len(text)):
             for length in (*lengths.get(text[start], ()), *lengths.get(text[start:start + 2], ())):
                 subject = text[start:start + length]
                 if len(subject) == length and any(t.object in text for t in self.by_subject.get(subject, ())):
                     found.append((start, start + length, subject))
+        if len(self._recent) >= 4096:
+            self._recent.clear()
+        self._recent[text] = found
         return found
 
     def __call__(self, text: str) -> set[Triple]:

@@ -79,11 +79,13 @@ class NumpyTripleModel:
         condition = np.concatenate([encoded[rows, subject_spans[:, 0]], encoded[rows, subject_spans[:, 1]]], -1)
         normed = _layer_norm(encoded, *self.norm)
         conditioned = normed * (1 + (condition @ self.scale)[:, None]) + (condition @ self.shift)[:, None]
-        if self.config.known_triples:
+        marked = np.zeros(0, dtype=np.int64)
+        if self.config.known_triples:  # most subjects have no found object: only the rows that have one
             known = known_objects.reshape(*known_objects.shape[:2], -1).astype(np.float32)  # (N, T, 2P)
-            conditioned += known @ self.known_objects
+            marked = np.flatnonzero(known.any(axis=(1, 2)))
+            conditioned[marked] += known[marked] @ self.known_objects
         hidden = np.maximum(conditioned @ self.object_hidden[0] + self.object_hidden[1], 0.0)
         logits = hidden @ self.object_head[0] + self.object_head[1]  # (N, T, 2P)
-        if self.config.known_triples:
-            logits += known * self.known_shift
+        if len(marked):
+            logits[marked] += known[marked] * self.known_shift
         return (sigmoid(logits) ** 4).reshape(*logits.shape[:2], self.config.num_predicates, 2)
