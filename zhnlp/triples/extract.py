@@ -76,7 +76,7 @@ class CharPieces:
         """-> (ids: (T,), or (T, K) columns: characters, words, subject marks; each id's character
         span). ``known``: another dictionary for the marks than the pieces' own (training's folds)."""
         ids, spans = self._ids(text)
-        known = known or self.known
+        known = self.known if known is None else known
         if known is None:
             return ids, spans
         return np.concatenate([np.asarray(ids, dtype=np.int64).reshape(len(text), -1), known.subject_marks(text)],

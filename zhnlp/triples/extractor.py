@@ -13,6 +13,11 @@ from ..errors import InputError
 from .extract import THRESHOLDS, CharPieces, Extraction, extract_batch
 
 
+def _choices(config) -> dict:
+    """What training chose on dev and config.json keeps: the thresholds, whether to add known triples."""
+    return {"thresholds": config.thresholds, "add_known": config.add_known, "known_score": config.known_score}
+
+
 class TripleExtractor:
     def __init__(self, model, vocab: list[str], predicates: list[str], device, description: str, pieces=None,
                  thresholds=THRESHOLDS * 2, add_known: bool = False, known_score: float = 0.0):
@@ -63,7 +68,7 @@ class TripleExtractor:
             raise InputError(f"{folder}/model.safetensors does not fit config.json ({str(exc)[:160]})",
                              TRAIN_HINT) from None
         if device == "cpu" or (device == "auto" and not (gpu_may_be_present() and available("torch"))):
-            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds, config.add_known, config.known_score)
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, **_choices(config))
         require("torch", "triple extraction on CUDA")
         import torch
 
@@ -72,11 +77,11 @@ class TripleExtractor:
 
         setup = resolve_device(device)
         if setup.device.type == "cpu":
-            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, config.thresholds, config.add_known, config.known_score)
+            return cls(numpy_model, vocab, predicates, "cpu", "cpu (numpy)", pieces, **_choices(config))
         model = TripleModel(config)
         model.load_state_dict({k: torch.from_numpy(v.astype("float32")) for k, v in weights.items()})
         return cls(model.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces,
-                   config.thresholds, config.add_known, config.known_score)
+                   **_choices(config))
 
     @classmethod
     def _bert(cls, folder, config, vocab, predicates, device) -> "TripleExtractor":
@@ -106,7 +111,7 @@ class TripleExtractor:
         setup = resolve_device(device)
         pieces = TokenizerPieces(load_tokenizer(bert_dir), config.max_positions)
         return cls(network.to(setup.device).eval(), vocab, predicates, setup.device, setup.description, pieces,
-                   config.thresholds, config.add_known, config.known_score)
+                   **_choices(config))
 
     def extract(self, texts: str | Sequence[str], batch_size: int = 64, thresholds=None,
                 object_thresholds=None, add_known: bool | None = None) -> Extraction | list[Extraction]:

@@ -64,10 +64,11 @@ def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int 
     from ..training import LengthBucketedBatches
 
     predicate_index = {p: i for i, p in enumerate(predicates)}
-    kept = [(s, known[i] if known else None) for i, s in enumerate(sentences) if len(s.text) <= pieces_of.max_chars]
+    kept = [(s, None if known is None else known[i]) for i, s in enumerate(sentences)
+            if len(s.text) <= pieces_of.max_chars]
     encoded = []
     for sentence, dictionary in kept:
-        ids, spans = pieces_of(sentence.text, dictionary) if dictionary else pieces_of(sentence.text)
+        ids, spans = pieces_of(sentence.text) if dictionary is None else pieces_of(sentence.text, dictionary)
         encoded.append((np.asarray(ids, dtype=np.int64), label(sentence, predicate_index, spans), sentence.text,
                         dictionary))
 
@@ -78,7 +79,7 @@ def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int 
         subject_labels = torch.zeros((len(indices), longest, 2))
         subject_spans = torch.zeros((len(indices), 2), dtype=torch.long)
         object_labels = torch.zeros((len(indices), longest, len(predicates), 2))
-        known_objects = torch.zeros_like(object_labels) if known else None
+        known_objects = None if known is None else torch.zeros_like(object_labels)
         for row, i in enumerate(indices):
             chars, spoes, text, dictionary = encoded[i]
             ids[row, :len(chars)] = torch.from_numpy(chars)
@@ -98,7 +99,7 @@ def triple_batches(sentences, pieces_of, predicates, batch_size: int, seed: int 
                 marks = dictionary.object_marks(text, text[start:end + 1], predicate_index)
                 known_objects[row, :len(text)] = torch.from_numpy(marks)
         return {"input_ids": ids, "subject_labels": subject_labels, "subject_spans": subject_spans,
-                "object_labels": object_labels, **({"known_objects": known_objects} if known else {})}
+                "object_labels": object_labels, **({} if known is None else {"known_objects": known_objects})}
 
     return LengthBucketedBatches(np.array([len(e[0]) for e in encoded]), collate, batch_size, seed=seed,
                                  shuffle=shuffle, pool_batches=20), len(sentences) - len(kept)
@@ -228,7 +229,8 @@ def train_triples(data: str | os.PathLike, output_dir: str | os.PathLike, dev: s
 
         copies = augmented(train, read_entity_types(data / "schema.json", encoding), entity_swaps, seed=split_seed)
         trained_on += [copy for _, copy in copies]
-        known_folds = known_folds and known_folds + [known_folds[i] for i, _ in copies]  # the source's fold
+        if known_folds is not None:  # a copy's marks come from its source sentence's fold
+            known_folds = known_folds + [known_folds[i] for i, _ in copies]
     batches, too_long = triple_batches(trained_on, pieces_of, predicates, batch_size, trainer_config.seed,
                                        known=known_folds)
     epoch_schedule(trainer_config, len(batches), epochs, evaluate=bool(held))
